@@ -5,15 +5,18 @@
                                                  write a resolved model YAML usable with ``YOLO(path)``
     yolov12 summary --family yolov12 --scales nsmlx [--knob k=v ...] [--imgsz 640] [--csv FILE]
                                                  params and paper-convention GFLOPs per scale
+    yolov12 data synth --task detect --out DIR   deterministic synthetic dataset (all five tasks)
+    yolov12 data check --data data.yaml --task detect
+                                                 label/image checks before training (docs/data.md)
+    yolov12 data coco --root DIR [--download]    COCO 2017: validate or fetch, convert, write data YAMLs
+    yolov12 data imagenet --out DIR (--train-tar T --val-tar V (--devkit D | --val-labels CSV) | --tree DIR)
+    yolov12 data dota --root DIR                 validate a DOTA v1 tree in Ultralytics OBB format
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
-import os
 import sys
-from pathlib import Path
 
 import yaml
 
@@ -62,6 +65,7 @@ def cmd_yaml(args) -> int:
 
 def cmd_summary(args) -> int:
     from .complexity import summary
+    from .io import atomic_path
     from .models import torch_model
 
     rows = []
@@ -74,15 +78,74 @@ def cmd_summary(args) -> int:
         print(f"{args.family}{scale} {args.task:8s} params {s['params']:>11,d}  fused {s['params_fused'] / 1e6:7.3f} M"
               f"  {s['gflops']:8.3f} GFLOPs @ {args.imgsz}", flush=True)
     if args.csv:
-        out = Path(args.csv)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-        with open(tmp, "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-            writer.writeheader()
-            writer.writerows(rows)
-        os.replace(tmp, out)
+        import pandas as pd
+
+        with atomic_path(args.csv) as tmp:
+            pd.DataFrame(rows).to_csv(tmp, index=False)
     return 0
+
+
+def cmd_data(args) -> int:
+    import json
+
+    from .data import check, synth
+
+    if args.data_command == "synth":
+        spec = synth.SynthSpec(task=args.task, n_train=args.n_train, n_val=args.n_val, imgsz=args.imgsz, nc=args.nc,
+                               max_objects=args.max_objects, seed=args.seed)
+        manifest = synth.generate(args.out, spec)
+        print(f"wrote {manifest['data']}")
+    elif args.data_command == "check":
+        print(json.dumps(check.check_dataset(args.data, args.task).as_dict(), indent=1))
+    elif args.data_command == "coco":
+        from .data.coco import prepare_coco
+
+        manifest = prepare_coco(args.root, download=args.download, out=args.out)
+        print(json.dumps(manifest, indent=1, default=str))
+    elif args.data_command == "imagenet":
+        from .data.imagenet import prepare_imagenet
+
+        manifest = prepare_imagenet(args.out, train_tar=args.train_tar, val_tar=args.val_tar, devkit=args.devkit,
+                                    val_labels=args.val_labels, tree=args.tree)
+        print(json.dumps(manifest, indent=1, default=str))
+    elif args.data_command == "dota":
+        from .data.dota import validate_dota
+
+        print(json.dumps(validate_dota(args.root), indent=1, default=str))
+    return 0
+
+
+def add_data_parser(sub) -> None:
+    from .data.synth import SynthSpec, TASKS
+
+    data = sub.add_parser("data", help="prepare and check datasets").add_subparsers(dest="data_command", required=True)
+    d = SynthSpec()
+    p = data.add_parser("synth", help="deterministic synthetic dataset")
+    p.add_argument("--task", default=d.task, choices=TASKS)
+    p.add_argument("--out", required=True, help="output directory (replaced atomically)")
+    p.add_argument("--n-train", type=int, default=d.n_train)
+    p.add_argument("--n-val", type=int, default=d.n_val)
+    p.add_argument("--imgsz", type=int, default=d.imgsz)
+    p.add_argument("--nc", type=int, default=d.nc, help="classes = shapes (pose: always 1)")
+    p.add_argument("--max-objects", type=int, default=d.max_objects)
+    p.add_argument("--seed", type=int, default=d.seed)
+    p = data.add_parser("check", help="check labels and images (errors name file:line)")
+    p.add_argument("--data", required=True, help="data.yaml (classify: the dataset directory)")
+    p.add_argument("--task", required=True, choices=TASKS)
+    p = data.add_parser("coco", help="COCO 2017: validate (or --download), convert, write data YAMLs")
+    p.add_argument("--root", required=True)
+    p.add_argument("--download", action="store_true", help="fetch the official archives (resumable, verified)")
+    p.add_argument("--out", default=None, help="converted labels and YAMLs (default: ROOT/yolo)")
+    p = data.add_parser("imagenet", help="ImageNet-1k to train/<wnid>/, val/<wnid>/")
+    p.add_argument("--out", required=True)
+    p.add_argument("--train-tar", default=None)
+    p.add_argument("--val-tar", default=None)
+    p.add_argument("--devkit", default=None, help="ILSVRC2012_devkit_t12.tar.gz (val ground truth)")
+    p.add_argument("--val-labels", default=None, help="LOC_val_solution.csv (val ground truth, Kaggle format)")
+    p.add_argument("--tree", default=None, help="an existing train/<wnid>/, val/<wnid>/ tree to validate")
+    p = data.add_parser("dota", help="validate a DOTA v1 tree in Ultralytics OBB format")
+    p.add_argument("--root", required=True)
+    sub.choices["data"].set_defaults(func=cmd_data)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -98,14 +161,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--imgsz", type=int, default=640)
     p.add_argument("--csv", default=None, help="also write the table to this CSV file")
     p.set_defaults(func=cmd_summary)
+    add_data_parser(sub)
     args = parser.parse_args(argv)
 
     import yolov12  # noqa: F401  (offline defaults + parser integration before anything else)
-    from .nn.knobs import KnobError
-
     try:
         return args.func(args)
-    except (KnobError, ValueError) as e:  # bad knob or an input the model cannot take: one clear line
+    except ValueError as e:  # bad knob, bad dataset, bad input: one clear message, no traceback
         print(f"yolov12: error: {e}", file=sys.stderr)
         return 2
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from ..io import write_text
 from ..nn.knobs import Knobs, KnobError, resolve
 
 CFG_DIR = Path(__file__).parent / "cfg"
@@ -99,9 +100,7 @@ def write_model_yaml(family: str = "yolov12", scale: str = "n", task: str = "det
     path = directory / f"{stem}-{variant_tag(d)}.yaml"
     text = yaml.safe_dump({k: v for k, v in d.items() if k != "scale"}, sort_keys=False)
     if not path.exists() or path.read_text() != text:
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(text)
-        os.replace(tmp, path)
+        write_text(path, text)
     return path
 
 
