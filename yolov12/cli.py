@@ -11,6 +11,8 @@
     yolov12 data coco --root DIR [--download]    COCO 2017: validate or fetch, convert, write data YAMLs
     yolov12 data imagenet --out DIR (--train-tar T --val-tar V (--devkit D | --val-labels CSV) | --tree DIR)
     yolov12 data dota --root DIR                 validate a DOTA v1 tree in Ultralytics OBB format
+    yolov12 val --model best.pt --data data.yaml --out result.json [--backend faster-coco-eval] [--conf 0.001]
+                                                 COCO-toolkit evaluation (predictions + metrics + settings)
 """
 
 from __future__ import annotations
@@ -148,6 +150,40 @@ def add_data_parser(sub) -> None:
     sub.choices["data"].set_defaults(func=cmd_data)
 
 
+def cmd_val(args) -> int:
+    import json
+
+    from .evaluate import evaluate
+
+    result = evaluate(args.model, args.data, task=args.task, gt=args.gt, backend=args.backend, imgsz=args.imgsz,
+                      conf=args.conf, iou=args.iou, max_det=args.max_det, rect=not args.no_rect, half=args.half,
+                      batch=args.batch, device=args.device, out=args.out)
+    summary = {t: {k: round(v, 4) for k, v in m.items() if isinstance(v, float)} for t, m in result["coco"].items()}
+    print(json.dumps({"coco": summary, "ultralytics": result["ultralytics"], "out": args.out}, indent=1))
+    return 0
+
+
+def add_val_parser(sub) -> None:
+    from .evaluate import BACKENDS, IOU_TYPES
+
+    p = sub.add_parser("val", help="evaluate a checkpoint with the COCO toolkit")
+    p.add_argument("--model", required=True, help="checkpoint (.pt)")
+    p.add_argument("--data", required=True, help="data.yaml (classify: dataset directory)")
+    p.add_argument("--task", default=None, choices=list(IOU_TYPES), help="expected task (checked against the model)")
+    p.add_argument("--gt", default=None, help="COCO-format ground truth (default: from the dataset manifest)")
+    p.add_argument("--backend", default="pycocotools", choices=BACKENDS)
+    p.add_argument("--imgsz", type=int, default=None, help="default: the checkpoint's training size")
+    p.add_argument("--conf", type=float, default=0.001)
+    p.add_argument("--iou", type=float, default=0.7, help="NMS IoU threshold")
+    p.add_argument("--max-det", type=int, default=100)
+    p.add_argument("--no-rect", action="store_true", help="square letterbox batches instead of rect batching")
+    p.add_argument("--half", action="store_true")
+    p.add_argument("--batch", type=int, default=16)
+    p.add_argument("--device", default=None)
+    p.add_argument("--out", default=None, help="result JSON (predictions go beside it)")
+    p.set_defaults(func=cmd_val)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="yolov12", description="YOLOv12 benchmarking & ablation suite")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -162,6 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--csv", default=None, help="also write the table to this CSV file")
     p.set_defaults(func=cmd_summary)
     add_data_parser(sub)
+    add_val_parser(sub)
     args = parser.parse_args(argv)
 
     import yolov12  # noqa: F401  (offline defaults + parser integration before anything else)
