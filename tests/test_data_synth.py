@@ -160,3 +160,18 @@ def test_manifest_records_spec_and_counts(datasets):
     root, manifest = datasets["detect"]
     on_disk = json.loads((root / "dataset.json").read_text())
     assert on_disk == manifest and on_disk["spec"]["seed"] == 0 and on_disk["data"] == str(root / "data.yaml")
+
+
+def test_non_square_images_keep_normalised_labels(tmp_path):
+    """--height gives W x H images (the default workflow uses 128 x 96); labels stay normalised per axis."""
+    from ultralytics.data.dataset import YOLODataset
+    from ultralytics.data.utils import check_det_dataset
+
+    manifest = generate(tmp_path / "d", task="segment", verbose=False, **{**SMALL, "imgsz": 96}, height=64)
+    report = check_dataset(manifest["data"], "segment")  # coordinates within [0, 1] on both axes
+    assert report.instances["val"] == manifest["counts"]["val"]["instances"]
+    data = check_det_dataset(manifest["data"])
+    labels = YOLODataset(img_path=data["val"], data=data, task="segment", imgsz=96, augment=False).get_labels()
+    assert labels[0]["shape"] == (64, 96)  # (h, w)
+    gt = json.loads(Path(manifest["coco_gt"]).read_text())
+    assert (gt["images"][0]["width"], gt["images"][0]["height"]) == (96, 64)

@@ -97,19 +97,15 @@ def test_backends_agree_on_imperfect_predictions(synth_sets):
         assert a["AP"] < 1.0
 
 
-def test_unknown_image_ids_are_a_clear_error(tmp_path):
+@pytest.mark.parametrize("key, value, message", [
+    ("image_id", 999, r"image id\(s\) in the predictions are not in .*\[999\]"),
+    ("category_id", 1, r"category id\(s\) \[1\]"),
+])
+def test_predictions_for_another_dataset_are_a_clear_error(tmp_path, key, value, message):
     gt = square_gt()
     preds = gt_as_predictions(gt, "bbox")
-    preds[0]["image_id"] = 999
-    with pytest.raises(EvaluationError, match=r"image id\(s\) in the predictions are not in .*\[999\]"):
-        score(write(tmp_path, gt), preds, "bbox")
-
-
-def test_unknown_category_is_a_clear_error(tmp_path):
-    gt = square_gt()
-    preds = gt_as_predictions(gt, "bbox")
-    preds[0]["category_id"] = 1
-    with pytest.raises(EvaluationError, match=r"category id\(s\) \[1\]"):
+    preds[0][key] = value
+    with pytest.raises(EvaluationError, match=message):
         score(write(tmp_path, gt), preds, "bbox")
 
 

@@ -1,10 +1,13 @@
-# Complexity stage: params (unfused, BN-fused) and paper-convention GFLOPs of every scale of a model family.
+# Complexity stage: params (unfused, BN-fused) and paper-convention GFLOPs of every run's model.
 
 
 rule complexity:
+    input:
+        **job_inputs("complexity"),
     output:
-        "results/{config_name}/complexity/{family}.csv",
+        f"{RESULTS}/runs/{{vd}}/complexity.json",
     log:
-        "results/{config_name}/logs/complexity/{family}.log",
+        f"{RESULTS}/logs/complexity/{{vd}}.log",
     shell:
-        "{PYTHON} -m yolov12 summary --family {wildcards.family} --csv {output} > {log} 2>&1"
+        "OMP_NUM_THREADS={threads} {PYTHON} -m yolov12 workflow run complexity --spec {input.spec} --out {output}"
+        " > {log} 2>&1"

@@ -11,6 +11,11 @@
     yolov12 data coco --root DIR [--download]    COCO 2017: validate or fetch, convert, write data YAMLs
     yolov12 data imagenet --out DIR (--train-tar T --val-tar V (--devkit D | --val-labels CSV) | --tree DIR)
     yolov12 data dota --root DIR                 validate a DOTA v1 tree in Ultralytics OBB format
+    yolov12 variants [--studies relan area] [--scales n]
+                                                 every study and variant with its resolved knobs
+    yolov12 workflow run KIND --spec S --out O   one workflow job (train, evaluate, complexity, latency, export)
+    yolov12 report --results results/default --out reports/default --config-name default
+                                                 paper-style report (Markdown, PDF, LaTeX tables, figures)
     yolov12 val --model best.pt --data data.yaml --out result.json [--backend faster-coco-eval] [--conf 0.001]
                                                  COCO-toolkit evaluation (predictions + metrics + settings)
 """
@@ -93,7 +98,8 @@ def cmd_data(args) -> int:
     from .data import check, synth
 
     if args.data_command == "synth":
-        spec = synth.SynthSpec(task=args.task, n_train=args.n_train, n_val=args.n_val, imgsz=args.imgsz, nc=args.nc,
+        spec = synth.SynthSpec(task=args.task, n_train=args.n_train, n_val=args.n_val, imgsz=args.imgsz,
+                               height=args.height, nc=args.nc,
                                max_objects=args.max_objects, seed=args.seed)
         manifest = synth.generate(args.out, spec)
         print(f"wrote {manifest['data']}")
@@ -127,7 +133,8 @@ def add_data_parser(sub) -> None:
     p.add_argument("--out", required=True, help="output directory (replaced atomically)")
     p.add_argument("--n-train", type=int, default=d.n_train)
     p.add_argument("--n-val", type=int, default=d.n_val)
-    p.add_argument("--imgsz", type=int, default=d.imgsz)
+    p.add_argument("--imgsz", type=int, default=d.imgsz, help="image width (and height unless --height)")
+    p.add_argument("--height", type=int, default=None, help="image height (default: square)")
     p.add_argument("--nc", type=int, default=d.nc, help="classes = shapes (pose: always 1)")
     p.add_argument("--max-objects", type=int, default=d.max_objects)
     p.add_argument("--seed", type=int, default=d.seed)
@@ -184,6 +191,72 @@ def add_val_parser(sub) -> None:
     p.set_defaults(func=cmd_val)
 
 
+def cmd_variants(args) -> int:
+    import json
+
+    from .workflow.studies import all_runs, by_variant_dir
+
+    runs = all_runs(args.studies or None, args.scales or None)
+    for run in runs:
+        print(json.dumps({"study": run.study, "table": run.table, "variant": run.variant, "scale": run.scale,
+                          "family": run.family, "task": run.task, "hierarchy": run.hierarchy,
+                          "variant_dir": run.variant_dir, "baseline": run.baseline, "train": run.train,
+                          "knobs": run.knobs}) if args.json else
+              f"{run.study:10s} {run.variant:20s} {run.scale}  {run.variant_dir:40s} "
+              f"{'baseline ' if run.baseline else ''}{knob_delta(run)}")
+    if not args.json:
+        print(f"{len(runs)} study runs, {len(by_variant_dir(runs))} distinct run directories")
+    return 0
+
+
+def knob_delta(run) -> str:
+    """Knobs that differ from the run's scale default, plus non-default family/task/hierarchy/train."""
+    from .workflow.studies import canonical_knobs
+
+    base = canonical_knobs(run.family, run.scale, run.task, run.hierarchy, {})
+    parts = [f"{k}={v}" for k, v in run.knobs.items() if base.get(k) != v]
+    parts += [f"{k}={getattr(run, k)}" for k, d in (("family", "yolov12"), ("task", "detect"),
+                                                     ("hierarchy", "full")) if getattr(run, k) != d]
+    parts += [f"train.{k}={v}" for k, v in run.train.items()]
+    return " ".join(parts)
+
+
+def cmd_workflow(args) -> int:
+    if args.workflow_command == "run":
+        from .workflow.jobs import run
+
+        run(args.kind, args.spec, args.out)
+    else:
+        import json
+        from pathlib import Path
+
+        from .workflow.aggregate import aggregate
+
+        written = aggregate(args.results, args.config_name, json.loads(Path(args.index).read_text())["rows"])
+        for kind, path in written.items():
+            print(f"{kind}: {path}")
+    return 0
+
+
+def add_workflow_parsers(sub) -> None:
+    p = sub.add_parser("variants", help="list every study and variant with its resolved knobs")
+    p.add_argument("--studies", nargs="*", default=None)
+    p.add_argument("--scales", nargs="*", default=None)
+    p.add_argument("--json", action="store_true", help="one JSON object per line")
+    p.set_defaults(func=cmd_variants)
+    wf = sub.add_parser("workflow", help="workflow jobs (called by the Snakefile)")
+    wsub = wf.add_subparsers(dest="workflow_command", required=True)
+    p = wsub.add_parser("run", help="run one job from its spec")
+    p.add_argument("kind", choices=["train", "evaluate", "complexity", "latency", "export"])
+    p.add_argument("--spec", required=True)
+    p.add_argument("--out", required=True)
+    p = wsub.add_parser("aggregate", help="write the tidy CSVs")
+    p.add_argument("--results", required=True)
+    p.add_argument("--config-name", required=True)
+    p.add_argument("--index", required=True, help="runs.json written by the workflow")
+    wf.set_defaults(func=cmd_workflow)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="yolov12", description="YOLOv12 benchmarking & ablation suite")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -199,6 +272,10 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=cmd_summary)
     add_data_parser(sub)
     add_val_parser(sub)
+    add_workflow_parsers(sub)
+    from .report.cli import add_report_parser
+
+    add_report_parser(sub)
     args = parser.parse_args(argv)
 
     import yolov12  # noqa: F401  (offline defaults + parser integration before anything else)

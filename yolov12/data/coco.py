@@ -534,17 +534,23 @@ def _check_categories(data: dict[str, Any], source: Path) -> None:
                         f"(allowed ids: {COCO80_IDS[0]}..{COCO80_IDS[-1]} as listed by coco80_to_91())")
 
 
-def _instances_rows(data: dict[str, Any], source: Path, progress: bool):
-    """Detect and segment rows per image file, plus counts of what was skipped."""
-    images, to80, stats = _image_index(data, source), coco91_to_80(), Counter()
-    _check_categories(data, source)
-    detect, segment = defaultdict(list), defaultdict(list)
+def _non_crowd(data: dict[str, Any], source: Path, progress: bool, stats: Counter):
+    """The annotations to convert, with a progress line; crowd regions are counted and skipped, as Ultralytics does."""
     report = _Progress(f"convert {source.name}", len(data["annotations"]), progress)
     for i, ann in enumerate(data["annotations"], 1):
         report.update(i)
         if ann.get("iscrowd"):
             stats["crowd_skipped"] += 1
             continue
+        yield ann
+
+
+def _instances_rows(data: dict[str, Any], source: Path, progress: bool):
+    """Detect and segment rows per image file, plus counts of what was skipped."""
+    images, to80, stats = _image_index(data, source), coco91_to_80(), Counter()
+    _check_categories(data, source)
+    detect, segment = defaultdict(list), defaultdict(list)
+    for ann in _non_crowd(data, source, progress, stats):
         image = _annotation_image(ann, images, source)
         cls = to80.get(ann.get("category_id"))
         if cls is None:
@@ -567,12 +573,7 @@ def _instances_rows(data: dict[str, Any], source: Path, progress: bool):
 def _keypoint_rows(data: dict[str, Any], source: Path, progress: bool):
     """Pose rows (class 0 = person) per image file, plus counts of what was skipped."""
     images, stats, pose = _image_index(data, source), Counter(), defaultdict(list)
-    report = _Progress(f"convert {source.name}", len(data["annotations"]), progress)
-    for i, ann in enumerate(data["annotations"], 1):
-        report.update(i)
-        if ann.get("iscrowd"):
-            stats["crowd_skipped"] += 1
-            continue
+    for ann in _non_crowd(data, source, progress, stats):
         if ann.get("category_id") != PERSON_ID:
             stats["not_person_skipped"] += 1
             continue

@@ -40,7 +40,8 @@ class SynthSpec:
     task: str = "detect"
     n_train: int = 256
     n_val: int = 64
-    imgsz: int = 160
+    imgsz: int = 160  # image width (and height, unless ``height`` is given)
+    height: int | None = None
     nc: int = 5
     max_objects: int = 6
     seed: int = 0
@@ -51,10 +52,14 @@ class SynthSpec:
         for name in ("n_train", "n_val", "imgsz", "nc", "max_objects"):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
                 raise ValueError(f"synth: {name} = {getattr(self, name)!r} must be a positive integer")
-        if self.imgsz < 32:
-            raise ValueError(f"synth: imgsz = {self.imgsz} must be at least 32")
+        if self.imgsz < 32 or (self.height is not None and (not isinstance(self.height, int) or self.height < 32)):
+            raise ValueError(f"synth: imgsz = {self.imgsz} and height = {self.height} must be at least 32")
         if self.task != "pose" and not 1 <= self.nc <= len(SHAPES):
             raise ValueError(f"synth: nc = {self.nc} must be between 1 and {len(SHAPES)} (one class per shape)")
+
+    @property
+    def wh(self) -> tuple[int, int]:
+        return self.imgsz, self.height or self.imgsz
 
     @property
     def names(self) -> list[str]:
@@ -104,14 +109,14 @@ class Shape:
     colour: tuple[int, int, int]
 
 
-def make_shape(rng: np.random.Generator, cls: int, name: str, size: int, pose: bool) -> Shape:
-    radius = rng.uniform(0.07, 0.22) * size
+def make_shape(rng: np.random.Generator, cls: int, name: str, wh: tuple[int, int], pose: bool) -> Shape:
+    radius = rng.uniform(0.07, 0.22) * min(wh)
     angle = rng.uniform(-0.5, 0.5) if pose else rng.uniform(0, 2 * math.pi)  # pose: keep 'top' on top
     aspect = 1.0 if name in ("circle", "star") else rng.uniform(0.7, 1.3)
     local = template(name) * radius * np.array([aspect, 1.0])
     lo, hi = local.min(0), local.max(0)
     box = np.array([[lo[0], lo[1]], [hi[0], lo[1]], [hi[0], hi[1]], [lo[0], hi[1]]])
-    centre = rng.uniform(radius * 1.4, size - radius * 1.4, 2)
+    centre = rng.uniform(radius * 1.4, np.array(wh) - radius * 1.4, 2)
     hue = rng.uniform(0, 1)
     colour = tuple(int(255 * c) for c in hsv_to_rgb(hue, rng.uniform(0.6, 1.0), rng.uniform(0.75, 1.0)))
     return Shape(cls, rotate(local, angle) + centre, rotate(box, angle) + centre,
@@ -125,21 +130,22 @@ def hsv_to_rgb(h: float, s: float, v: float) -> tuple[float, float, float]:
     return [(v, t, p), (q, v, p), (p, v, t), (p, q, v), (t, p, v), (v, p, q)][i]
 
 
-def polygon_mask(polygon: np.ndarray, size: int) -> np.ndarray:
-    im = Image.new("L", (size, size), 0)
+def polygon_mask(polygon: np.ndarray, wh: tuple[int, int]) -> np.ndarray:
+    im = Image.new("L", wh, 0)
     ImageDraw.Draw(im).polygon([tuple(p) for p in polygon], fill=1)
     return np.asarray(im, dtype=bool)
 
 
-def background(rng: np.random.Generator, size: int) -> np.ndarray:
+def background(rng: np.random.Generator, wh: tuple[int, int]) -> np.ndarray:
     """Dim, low-saturation texture: smooth noise plus a random stripe pattern."""
     grid = rng.uniform(0, 1, (rng.integers(3, 9), rng.integers(3, 9), 3))
-    smooth = np.asarray(Image.fromarray((grid * 255).astype(np.uint8)).resize((size, size), Image.BILINEAR), float)
-    yy, xx = np.mgrid[0:size, 0:size]
+    w, h = wh
+    smooth = np.asarray(Image.fromarray((grid * 255).astype(np.uint8)).resize((w, h), Image.BILINEAR), float)
+    yy, xx = np.mgrid[0:h, 0:w]
     theta, freq = rng.uniform(0, math.pi), rng.uniform(0.05, 0.4)
     stripes = 0.5 + 0.5 * np.sin(freq * (xx * math.cos(theta) + yy * math.sin(theta)))
     base = rng.uniform(20, 90, 3)
-    img = base + 0.35 * (smooth - 128) + 25 * stripes[..., None] + rng.normal(0, 6, (size, size, 3))
+    img = base + 0.35 * (smooth - 128) + 25 * stripes[..., None] + rng.normal(0, 6, (h, w, 3))
     return np.clip(img, 0, 255).astype(np.uint8)
 
 
@@ -153,7 +159,7 @@ class Instance:
 
 def compose(rng: np.random.Generator, spec: SynthSpec) -> tuple[np.ndarray, list[Instance]]:
     """One image and its labelled instances. Placement retries keep every instance at least MIN_VISIBLE visible."""
-    size, pose = spec.imgsz, spec.task == "pose"
+    size, pose = spec.wh, spec.task == "pose"
     img = Image.fromarray(background(rng, size))
     draw = ImageDraw.Draw(img)
     instances: list[Instance] = []
@@ -174,11 +180,11 @@ def compose(rng: np.random.Generator, spec: SynthSpec) -> tuple[np.ndarray, list
 
 
 def classify_image(rng: np.random.Generator, spec: SynthSpec, cls: int) -> np.ndarray:
-    size = spec.imgsz
+    size = spec.wh
     img = Image.fromarray(background(rng, size))
     shape = make_shape(rng, cls, spec.names[cls], size, pose=False)
     scale = rng.uniform(1.3, 2.0)  # one large, roughly centred shape
-    centre = np.array([size / 2, size / 2]) + rng.uniform(-0.1, 0.1, 2) * size
+    centre = np.array(size) / 2 + rng.uniform(-0.1, 0.1, 2) * np.array(size)
     polygon = (shape.polygon - shape.polygon.mean(0)) * scale + centre
     ImageDraw.Draw(img).polygon([tuple(p) for p in polygon], fill=shape.colour)
     return np.asarray(img)
@@ -202,26 +208,27 @@ def fmt(values) -> str:
 
 def instance_record(inst: Instance, spec: SynthSpec) -> dict[str, Any] | None:
     """Everything one instance contributes: the YOLO label row and the COCO annotation."""
-    size = spec.imgsz
+    w, h = spec.wh
+    scale = np.array([w, h], dtype=float)
     polygon = visible_polygon(inst.visible)
     if polygon is None:
         return None
     ys, xs = np.nonzero(inst.visible)
     x0, y0, x1, y1 = xs.min(), ys.min(), xs.max() + 1, ys.max() + 1
-    box = [(x0 + x1) / 2 / size, (y0 + y1) / 2 / size, (x1 - x0) / size, (y1 - y0) / size]
+    box = [(x0 + x1) / 2 / w, (y0 + y1) / 2 / h, (x1 - x0) / w, (y1 - y0) / h]
     coco = {"category_id": inst.shape.cls + 1, "bbox": [float(x0), float(y0), float(x1 - x0), float(y1 - y0)],
             "area": float(inst.visible.sum()), "iscrowd": 0,
             "segmentation": [[round(float(v), 2) for v in polygon.reshape(-1)]]}
     if spec.task == "segment":
-        row = f"{inst.shape.cls} " + fmt(np.clip(polygon / size, 0, 1).reshape(-1))
+        row = f"{inst.shape.cls} " + fmt(np.clip(polygon / scale, 0, 1).reshape(-1))
     elif spec.task == "obb":
-        row = f"{inst.shape.cls} " + fmt(np.clip(inst.shape.obb / size, 0, 1).reshape(-1))
+        row = f"{inst.shape.cls} " + fmt(np.clip(inst.shape.obb / scale, 0, 1).reshape(-1))
     elif spec.task == "pose":
         kpts, flat = [], []
         for x, y in inst.shape.keypoints:
-            xi, yi = min(int(x), size - 1), min(int(y), size - 1)
+            xi, yi = min(int(x), w - 1), min(int(y), h - 1)
             v = 2 if inst.visible[yi, xi] else 1
-            kpts += [x / size, y / size, v]
+            kpts += [x / w, y / h, v]
             flat += [round(float(x), 2), round(float(y), 2), v]
         row = f"{inst.shape.cls} " + fmt(box) + " " + " ".join(
             f"{k:.6f}" if i % 3 != 2 else str(int(k)) for i, k in enumerate(kpts))
@@ -265,7 +272,7 @@ def write_detection_split(tmp: Path, spec: SynthSpec, split: str, count: int, pr
             rows.append(rec["row"])
             annotations.append({"id": len(annotations) + 1, "image_id": image_id, **rec["coco"]})
         (tmp / "labels" / split / f"{image_id:06d}.txt").write_text("".join(r + "\n" for r in rows))
-        images.append({"id": image_id, "file_name": name, "width": spec.imgsz, "height": spec.imgsz})
+        images.append({"id": image_id, "file_name": name, "width": spec.wh[0], "height": spec.wh[1]})
         progress(split, i + 1, count)
     return {"images": images, "annotations": annotations, "dropped": dropped}
 

@@ -1,0 +1,21 @@
+# Report stage: paper-style tables beside the paper's numbers, plots, Markdown + PDF + LaTeX (yolov12/report/).
+# `snakemake --report report.html` then packs the figures (with captions) into Snakemake's own HTML report.
+report: "report/workflow.rst"
+
+
+rule report:
+    input:
+        rules.aggregate.output,
+    output:
+        md=report(f"{REPORTS}/report.md", caption="report/table.rst", category="Report"),
+        pdf=report(f"{REPORTS}/report.pdf", caption="report/table.rst", category="Report"),
+        figures=report(directory(f"{REPORTS}/figures"), patterns=["{name}.svg"], caption="report/figure.rst",
+                       category="Figures", labels={"figure": "{name}"}),
+    log:
+        f"{RESULTS}/logs/report.log",
+    params:
+        logs=f"--reference-logs {config['reference_logs']}" if config["reference_logs"] else "",
+        synthetic="--synthetic" if config["synthetic"] else "--not-synthetic",
+    shell:
+        "{PYTHON} -m yolov12 report --results {RESULTS} --out {REPORTS} --config-name {config[name]}"
+        " {params.logs} {params.synthetic} > {log} 2>&1"

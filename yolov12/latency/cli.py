@@ -1,0 +1,149 @@
+"""``yolov12 latency`` and ``yolov12 profile`` subcommands (registered by ``yolov12/cli.py``).
+
+    yolov12 latency --family yolov12 --scale n [--knob k=v ...] | --checkpoint best.pt
+                    --device cpu cuda:0 --precision fp32 fp16 --runtime eager onnxruntime --batch 1 --imgsz 640
+                    [--backend sdpa naive] [--scope forward end2end] [--threads N] [--warmup-iters 10]
+                    [--warmup-s 1] [--min-iters 50] [--min-s 2] [--out DIR] [--json FILE]
+    yolov12 profile --family yolov12 --scale n [--knob k=v ...] | --checkpoint best.pt
+                    --imgsz 640 [--batch 1] [--device cpu] [--precision fp32] [--backend sdpa] [--json FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+def _model_arg(args):
+    if args.checkpoint:
+        return args.checkpoint
+    from .core import ModelSpec
+
+    return ModelSpec(args.family, args.scale, args.task, args.hierarchy, args.nc, dict(args.knob))
+
+
+def _add_model(p: argparse.ArgumentParser) -> None:
+    from ..cli import add_model_args
+
+    add_model_args(p)
+    p.add_argument("--checkpoint", default=None, help="time a trained checkpoint (.pt) instead of a registry spec")
+
+
+def cmd_latency(args) -> int:
+    from .core import measure, write_results
+
+    if args.checkpoint and args.knob:
+        print("yolov12 latency: error: --knob does not apply to --checkpoint (use --backend for the attention kernel)",
+              file=sys.stderr)
+        return 2
+    result = measure(
+        _model_arg(args), devices=args.device, precisions=args.precision, runtimes=args.runtime, batches=args.batch,
+        imgszs=args.imgsz, backends=args.backend or [None], scopes=args.scope, threads=args.threads,
+        warmup_iters=args.warmup_iters, warmup_s=args.warmup_s, min_iters=args.min_iters, min_s=args.min_s,
+        max_s=args.max_s, tf32=args.tf32, workdir=args.workdir, onnx_file=args.onnx,
+        compile_mode=args.compile_mode, verbose=not args.quiet)
+    for path in write_results(result, args.out, args.json, args.tag):
+        print(path)
+    counts = {s: sum(c["status"] == s for c in result["cells"]) for s in ("ok", "failed", "unavailable")}
+    print(json.dumps(counts))
+    return 1 if args.strict and counts["failed"] else 0
+
+
+def add_latency_parser(subparsers) -> argparse.ArgumentParser:
+    from .core import SCOPES
+    from .runtimes import PRECISIONS, RUNTIMES
+
+    from ..nn.knobs import BACKENDS
+
+    p = subparsers.add_parser("latency", help="latency matrix: device x precision x runtime x batch x imgsz x backend")
+    _add_model(p)
+    p.add_argument("--device", nargs="+", default=["cpu"], help="cpu and/or cuda:N (default: cpu)")
+    p.add_argument("--precision", nargs="+", default=["fp32"], choices=list(PRECISIONS))
+    p.add_argument("--runtime", nargs="+", default=["eager"], choices=list(RUNTIMES))
+    p.add_argument("--batch", nargs="+", type=int, default=[1])
+    p.add_argument("--imgsz", nargs="+", type=int, default=[640])
+    p.add_argument("--backend", nargs="+", default=None, choices=list(BACKENDS),
+                   help="attention backend(s) (default: the model's knob)")
+    p.add_argument("--scope", nargs="+", default=["forward"], choices=list(SCOPES),
+                   help="forward: model only on a preprocessed tensor (paper convention); end2end: preprocessing + "
+                        "forward + NMS on a uint8 image")
+    p.add_argument("--threads", type=int, default=None, help="CPU threads (default: physical cores)")
+    p.add_argument("--warmup-iters", type=int, default=10)
+    p.add_argument("--warmup-s", type=float, default=1.0)
+    p.add_argument("--min-iters", type=int, default=50)
+    p.add_argument("--min-s", type=float, default=2.0)
+    p.add_argument("--max-s", type=float, default=None, help="cap on the timed phase per cell (default: none)")
+    p.add_argument("--tf32", action="store_true", help="allow TF32 in fp32 CUDA cells (default: true fp32)")
+    p.add_argument("--compile-mode", default=None, help="torch.compile mode (default: torch's default)")
+    p.add_argument("--onnx", default=None, help="time this ONNX file in the onnxruntime cells instead of exporting")
+    p.add_argument("--workdir", default=None, help="keep exports (ONNX, engines) here (default: a temporary dir)")
+    p.add_argument("--out", default=None, help="directory for latency_<hardware>_<device>_<precision>.json files")
+    p.add_argument("--json", default=None, help="write the whole result to this file")
+    p.add_argument("--tag", default=None, help="extra name part of the --out files (e.g. the model)")
+    p.add_argument("--strict", action="store_true", help="exit 1 when a cell failed its correctness gate or errored")
+    p.add_argument("--quiet", action="store_true", help="no per-cell progress lines")
+    p.set_defaults(func=cmd_latency)
+    return p
+
+
+def cmd_profile(args) -> int:
+    from ..complexity.profile import profile, write_profiles
+
+    profiles = []
+    for imgsz in args.imgsz:
+        for backend in args.backend or [None]:
+            p = profile(_model_arg(args), imgsz=imgsz, batch=args.batch, device=args.device,
+                        precision=args.precision, backend=backend, threads=args.threads, min_iters=args.min_iters,
+                        min_s=args.min_s, timing=not args.no_timing)
+            profiles.append(p)
+            lat = (f"  attn latency share {p['attn_latency_share']:.1%} of {p['latency_ms']:.2f} ms"
+                   if "latency_ms" in p else "")
+            mem = f"  peak {p['peak_mem_mb']:.0f} MB" if p["peak_mem_mb"] is not None else ""
+            print(f"{p['model']} @{p['imgsz']} {p['device']} {p['precision']} attn={p['attn_backend']}: params "
+                  f"{p['params']:,} (fused {p['params_fused']:,})  GFLOPs paper {p['gflops']:.3f} true "
+                  f"{p['gflops_true']:.3f}  attn FLOPs share {p['attn_flops_share']:.1%}{lat}{mem}", flush=True)
+    if args.json:
+        print(write_profiles(profiles, args.json, args.threads))
+    return 0
+
+
+def add_profile_parser(subparsers) -> argparse.ArgumentParser:
+    from ..nn.knobs import BACKENDS
+    from .runtimes import PRECISIONS
+
+    p = subparsers.add_parser("profile", help="params, GFLOPs (paper and true), attention share of FLOPs and latency, "
+                                              "peak memory")
+    _add_model(p)
+    p.add_argument("--imgsz", nargs="+", type=int, default=[640])
+    p.add_argument("--batch", type=int, default=1)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--precision", default="fp32", choices=list(PRECISIONS))
+    p.add_argument("--backend", nargs="+", default=None, choices=list(BACKENDS))
+    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--min-iters", type=int, default=10)
+    p.add_argument("--min-s", type=float, default=1.0)
+    p.add_argument("--no-timing", action="store_true", help="FLOPs and memory only")
+    p.add_argument("--json", default=None, help="write {env, profiles} to this file")
+    p.set_defaults(func=cmd_profile)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Stand-alone entry (``python -m yolov12.latency.cli latency ...``) until yolov12/cli.py registers these."""
+    parser = argparse.ArgumentParser(prog="yolov12")
+    sub = parser.add_subparsers(dest="command", required=True)
+    add_latency_parser(sub)
+    add_profile_parser(sub)
+    args = parser.parse_args(argv)
+    import yolov12  # noqa: F401
+
+    try:
+        return args.func(args)
+    except ValueError as e:
+        print(f"yolov12: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,420 @@
+"""Runtimes a latency cell can run on: eager PyTorch, torch.compile, CUDA graphs, ONNX Runtime, TensorRT.
+
+Each builder takes the BN-fused fp32 model (never modified) and a ``CellContext`` and returns a ``Prepared`` runtime:
+``fn(x)`` maps a preprocessed input tensor (on the cell's device, in the cell's dtype) to the tuple of the model's
+inference output tensors (for detection: the decoded (B, 4 + nc, anchors) tensor; segmentation adds the prototypes).
+A builder raises ``Unavailable`` when the cell cannot run here (no CUDA, package missing, precision unsupported):
+the cell is then reported ``unavailable`` with the reason and the run goes on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import hashlib
+import importlib.util
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+
+from ..io import atomic_path
+
+PRECISIONS = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+RUNTIMES = ("eager", "compile", "cudagraphs", "onnxruntime", "tensorrt")
+DEVICE_KINDS = ("cpu", "cuda")
+
+
+class Unavailable(Exception):
+    """The cell cannot run on this machine / installation; the message is the reason."""
+
+
+@dataclass
+class CellContext:
+    device: torch.device
+    precision: str
+    batch: int
+    imgsz: tuple[int, int]
+    threads: int
+    workdir: Path
+    model_key: str  # identity of the model's weights + architecture (for export caches)
+    backend: str | None = None
+    options: dict = field(default_factory=dict)  # compile_mode, onnx_file, opset, simplify
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return PRECISIONS[self.precision]
+
+    def input_shape(self) -> tuple[int, int, int, int]:
+        return (self.batch, 3, *self.imgsz)
+
+    def tag(self) -> str:
+        dev = self.device.type
+        return f"{self.model_key}_b{self.batch}_{self.imgsz[0]}x{self.imgsz[1]}_{self.precision}_{dev}_{self.backend}"
+
+
+@dataclass
+class Prepared:
+    fn: Callable[[torch.Tensor], tuple[torch.Tensor, ...]]
+    sync: Callable[[], None] | None
+    timer: str  # perf_counter | cuda_events
+    info: dict = field(default_factory=dict)
+    close: Callable[[], None] | None = None
+
+
+def primary_outputs(out) -> tuple[torch.Tensor, ...]:
+    """The inference outputs of an Ultralytics model call as a flat tuple of tensors.
+
+    In eval mode Ultralytics heads return ``(inference, raw)`` (``raw`` being the per-level dict for detection heads,
+    the logits for classification); the inference part (a tensor, or [detections, prototypes] for segmentation) is
+    what exporters emit and what the correctness gate compares.
+    """
+    if isinstance(out, (tuple, list)) and len(out) == 2:
+        a, b = out
+        if isinstance(b, dict):  # detection-family heads: (decoded, raw per-level dict)
+            out = a
+        elif isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor) and a.dim() == 2 and a.shape == b.shape:
+            out = a  # Classify: (probabilities, logits)
+    flat: list[torch.Tensor] = []
+
+    def walk(o):
+        if isinstance(o, torch.Tensor):
+            flat.append(o)
+        elif isinstance(o, (tuple, list)):
+            for v in o:
+                walk(v)
+
+    walk(out)
+    if not flat:
+        raise TypeError(f"model output {type(out).__name__} holds no tensor")
+    return tuple(flat)
+
+
+class InferenceOutputs(nn.Module):
+    """Wraps a model so that it returns ``primary_outputs`` (what ONNX/TensorRT exports and the gate see)."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x):
+        return primary_outputs(self.model(x))
+
+
+def attention_modules(model: nn.Module) -> list[nn.Module]:
+    from ..nn.attention import AreaAttention
+
+    return [m for m in model.modules() if isinstance(m, AreaAttention)]
+
+
+def set_attention_backend(model: nn.Module, backend: str | None) -> int:
+    """Set the ``backend`` knob of every AreaAttention module in place; returns how many were set."""
+    if backend is None:
+        return 0
+    from ..nn.knobs import BACKENDS
+
+    if backend not in BACKENDS:
+        raise ValueError(f"attention backend {backend!r} is not allowed; allowed values: {list(BACKENDS)}")
+    mods = attention_modules(model)
+    for m in mods:
+        m.backend = backend
+    return len(mods)
+
+
+def model_backend(model: nn.Module) -> str:
+    """The backend knob the model's attention modules carry ('none' without AreaAttention, 'mixed' if they differ)."""
+    names = {m.backend for m in attention_modules(model)}
+    return "none" if not names else names.pop() if len(names) == 1 else "mixed"
+
+
+def resolved_kernel(model: nn.Module, device: torch.device) -> str | None:
+    """The kernel ``auto`` resolves to on ``device`` (for the report), or the explicit backend."""
+    from ..nn.attention import resolve_backend
+
+    mods = attention_modules(model)
+    if not mods:
+        return None
+    m = mods[0]
+    has_bias = getattr(m, "pos_embed_kind", "none") == "rpe"
+    return resolve_backend(m.backend, torch.empty(0, device=device), has_bias)
+
+
+def check_static(device: torch.device, precision: str, runtime: str, backend: str | None) -> str | None:
+    """Reason why a cell cannot run here, from facts known before building anything (None = go ahead)."""
+    if precision not in PRECISIONS:
+        return f"precision {precision!r} is not known; allowed: {list(PRECISIONS)}"
+    if runtime not in BUILDERS:
+        return f"runtime {runtime!r} is not known; allowed: {list(BUILDERS)}"
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            return "no CUDA device on this machine (torch.cuda.is_available() is False)"
+        idx = device.index or 0
+        if idx >= torch.cuda.device_count():
+            return f"cuda:{idx} does not exist; this machine has {torch.cuda.device_count()} CUDA device(s)"
+        if precision == "bf16" and not torch.cuda.is_bf16_supported():
+            return f"bf16 is not supported on {torch.cuda.get_device_name(idx)}"
+    elif device.type != "cpu":
+        return f"device {device} is not supported; use cpu or cuda:N"
+    if runtime == "cudagraphs" and device.type != "cuda":
+        return "CUDA graphs need a CUDA device"
+    if runtime == "tensorrt":
+        if device.type != "cuda":
+            return "TensorRT needs a CUDA device"
+        if importlib.util.find_spec("tensorrt") is None:
+            return "TensorRT is not installed (pip install tensorrt)"
+        if precision == "bf16":
+            return "Ultralytics' TensorRT export offers fp32 and fp16 (and int8), not bf16"
+    if runtime == "onnxruntime":
+        if importlib.util.find_spec("onnxruntime") is None:
+            return "onnxruntime is not installed"
+        if device.type == "cuda":
+            import onnxruntime
+
+            if "CUDAExecutionProvider" not in onnxruntime.get_available_providers():
+                return ("ONNX Runtime has no CUDAExecutionProvider here (install onnxruntime-gpu); available: "
+                        f"{onnxruntime.get_available_providers()}")
+        if precision == "bf16":
+            return ("ONNX Runtime bf16 is not offered: its CPU and CUDA execution providers lack bfloat16 Conv "
+                    "kernels and its Python API has no bfloat16 array type")
+    if backend == "flash_attn":
+        from ..nn.attention import FLASH_ATTN_INSTALLED
+
+        if not FLASH_ATTN_INSTALLED:
+            return "attention backend flash_attn needs the flash-attn package (pip install -e '.[flash]', CUDA only)"
+        if device.type != "cuda":
+            return "attention backend flash_attn runs on CUDA only"
+        if torch.cuda.get_device_capability(device)[0] < 8:
+            return "attention backend flash_attn needs an sm80+ GPU (Ampere or newer)"
+        if runtime in ("onnxruntime", "tensorrt"):
+            return "attention backend flash_attn cannot be exported to ONNX / TensorRT"
+    return None
+
+
+def _torch_sync(device: torch.device) -> Callable[[], None] | None:
+    if device.type == "cuda":
+        return lambda: torch.cuda.synchronize(device)
+    return None
+
+
+def _module_on(model: nn.Module, ctx: CellContext) -> nn.Module:
+    m = copy.deepcopy(model).to(device=ctx.device, dtype=ctx.dtype).eval()
+    set_attention_backend(m, ctx.backend)
+    return InferenceOutputs(m).eval()
+
+
+def build_eager(model: nn.Module, ctx: CellContext) -> Prepared:
+    m = _module_on(model, ctx)
+    timer = "cuda_events" if ctx.device.type == "cuda" else "perf_counter"
+    return Prepared(fn=m, sync=_torch_sync(ctx.device), timer=timer, info={})
+
+
+def build_compile(model: nn.Module, ctx: CellContext) -> Prepared:
+    m = _module_on(model, ctx)
+    mode = ctx.options.get("compile_mode")
+    x = torch.zeros(ctx.input_shape(), device=ctx.device, dtype=ctx.dtype)
+    with torch.inference_mode():
+        m(x)  # eager call first: the head caches its anchors, so the compiled graph's guards see a settled module
+    compiled = torch.compile(m, mode=mode, dynamic=False, fullgraph=False)
+    t0 = time.perf_counter()
+    with torch.inference_mode():
+        for _ in range(3):  # compilation (and any guard-triggered recompilation) happens here, not in the warm-up
+            compiled(x)
+    sync = _torch_sync(ctx.device)
+    if sync:
+        sync()
+    timer = "cuda_events" if ctx.device.type == "cuda" else "perf_counter"
+    return Prepared(fn=compiled, sync=sync, timer=timer,
+                    info={"compile_mode": mode or "default", "compile_s": round(time.perf_counter() - t0, 2)})
+
+
+def build_cudagraphs(model: nn.Module, ctx: CellContext) -> Prepared:
+    if ctx.device.type != "cuda":
+        raise Unavailable("CUDA graphs need a CUDA device")
+    m = _module_on(model, ctx)
+    static_x = torch.zeros(ctx.input_shape(), device=ctx.device, dtype=ctx.dtype)
+    with torch.inference_mode():
+        side = torch.cuda.Stream(ctx.device)
+        side.wait_stream(torch.cuda.current_stream(ctx.device))
+        with torch.cuda.stream(side):
+            for _ in range(3):  # lazy inits (cuDNN plans, anchors) outside the capture
+                m(static_x)
+        torch.cuda.current_stream(ctx.device).wait_stream(side)
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            static_out = m(static_x)
+
+    def fn(x):
+        if x.data_ptr() != static_x.data_ptr():
+            static_x.copy_(x)
+        graph.replay()
+        return static_out
+
+    return Prepared(fn=fn, sync=_torch_sync(ctx.device), timer="cuda_events", info={"graph": "torch.cuda.CUDAGraph"},
+                    close=graph.reset)
+
+
+# --------------------------------------------------------------------------------------------------- ONNX Runtime
+def export_onnx(model: nn.Module, path: str | Path, batch: int = 1, imgsz: int | tuple[int, int] = 640,
+                precision: str = "fp32", device: str | torch.device = "cpu", backend: str | None = None,
+                opset: int | None = None, simplify: bool = True) -> Path:
+    """Export ``model`` (static shape) to ONNX with Ultralytics' exporter function (``torch2onnx``, TorchScript-based
+    ``torch.onnx.export``), outputs = ``primary_outputs``; optionally simplified with onnxslim as Ultralytics does.
+    The file is written atomically."""
+    import onnx
+    from ultralytics.utils.export.engine import best_onnx_opset, torch2onnx
+
+    h, w = (imgsz, imgsz) if isinstance(imgsz, int) else imgsz
+    device = torch.device(device)
+    m = copy.deepcopy(model).to(device=device, dtype=PRECISIONS[precision]).eval()
+    set_attention_backend(m, backend)
+    wrapper = InferenceOutputs(m).eval()
+    x = torch.zeros(batch, 3, h, w, device=device, dtype=PRECISIONS[precision])
+    with torch.no_grad():
+        n_out = len(wrapper(x))
+    opset = opset or best_onnx_opset(onnx)
+    path = Path(path)
+    with atomic_path(path) as tmp, torch.no_grad(), contextlib.redirect_stdout(None):
+        torch2onnx(wrapper, x, str(tmp), opset=opset, input_names=["images"],
+                   output_names=[f"output{i}" for i in range(n_out)])
+        if simplify:
+            import onnxslim
+
+            slim = onnxslim.slim(onnx.load(str(tmp)))
+            onnx.save(slim, str(tmp))
+    return path
+
+
+def _ort_session(path: Path, ctx: CellContext):
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    so.intra_op_num_threads = ctx.threads
+    so.inter_op_num_threads = 1
+    so.log_severity_level = 3
+    if ctx.device.type == "cuda":
+        providers = [("CUDAExecutionProvider", {"device_id": ctx.device.index or 0}), "CPUExecutionProvider"]
+    else:
+        providers = ["CPUExecutionProvider"]
+    try:
+        sess = ort.InferenceSession(str(path), sess_options=so, providers=providers)
+    except Exception as e:  # noqa: BLE001
+        if "NOT_IMPLEMENTED" in str(e) or "Could not find an implementation" in str(e):
+            raise Unavailable(f"ONNX Runtime has no kernel for this graph in {ctx.precision}: "
+                              f"{str(e).splitlines()[0][:300]}") from e
+        raise
+    if ctx.device.type == "cuda" and sess.get_providers()[0] != "CUDAExecutionProvider":
+        raise Unavailable(f"ONNX Runtime did not take the CUDA EP (session providers: {sess.get_providers()})")
+    return sess
+
+
+def build_onnxruntime(model: nn.Module, ctx: CellContext) -> Prepared:
+    import numpy as np
+
+    onnx_file = ctx.options.get("onnx_file")
+    t0 = time.perf_counter()
+    if onnx_file:
+        path = Path(onnx_file)
+        exported = False
+    else:
+        path = ctx.workdir / f"{ctx.tag()}.onnx"
+        exported = not path.exists()
+        if exported:
+            try:
+                export_onnx(model, path, ctx.batch, ctx.imgsz, ctx.precision, ctx.device, ctx.backend,
+                            ctx.options.get("opset"), ctx.options.get("simplify", True))
+            except RuntimeError as e:
+                if "not implemented for" in str(e):
+                    raise Unavailable(f"ONNX export in {ctx.precision} on {ctx.device.type}: {e}") from e
+                raise
+    export_s = time.perf_counter() - t0
+    sess = _ort_session(path, ctx)
+    in_name = sess.get_inputs()[0].name
+    out_names = [o.name for o in sess.get_outputs()]
+    info = {"onnx_file": str(path), "providers": sess.get_providers(), "export_s": round(export_s, 2),
+            "exported": exported, "intra_op_threads": ctx.threads}
+
+    if ctx.device.type == "cpu":
+        def fn(x):
+            outs = sess.run(out_names, {in_name: x.detach().contiguous().numpy()})
+            return tuple(torch.from_numpy(o) for o in outs)
+
+        return Prepared(fn=fn, sync=None, timer="perf_counter", info=info)
+
+    # CUDA: bind torch tensors (no host copies); output buffers sized by one plain run
+    idx = ctx.device.index or 0
+    probe = sess.run(out_names, {in_name: torch.zeros(ctx.input_shape(), dtype=ctx.dtype).numpy()})
+    outs = [torch.empty(o.shape, dtype=ctx.dtype if o.dtype != np.float32 else torch.float32, device=ctx.device)
+            for o in probe]
+    binding = sess.io_binding()
+    np_dtype = {torch.float32: np.float32, torch.float16: np.float16}[ctx.dtype]
+
+    def fn(x):
+        x = x.contiguous()
+        binding.bind_input(in_name, "cuda", idx, np_dtype, tuple(x.shape), x.data_ptr())
+        for name, o in zip(out_names, outs):
+            binding.bind_output(name, "cuda", idx, np.float16 if o.dtype == torch.float16 else np.float32,
+                                tuple(o.shape), o.data_ptr())
+        sess.run_with_iobinding(binding)
+        return tuple(outs)
+
+    return Prepared(fn=fn, sync=_torch_sync(ctx.device), timer="perf_counter", info=info)
+
+
+# ----------------------------------------------------------------------------------------------------- TensorRT
+def build_tensorrt(model: nn.Module, ctx: CellContext) -> Prepared:
+    """TensorRT engine built by Ultralytics' exporter (format='engine'), run through Ultralytics' AutoBackend."""
+    reason = check_static(ctx.device, ctx.precision, "tensorrt", ctx.backend)
+    if reason:
+        raise Unavailable(reason)
+    from ultralytics.engine.exporter import Exporter
+    from ultralytics.nn.autobackend import AutoBackend
+
+    m = copy.deepcopy(model).float().eval()
+    set_attention_backend(m, ctx.backend)
+    m.pt_path = str(ctx.workdir / f"{ctx.tag()}.pt")  # the exporter names its output after this
+    m.args = {**(getattr(m, "args", None) or {}), "imgsz": list(ctx.imgsz)}
+    t0 = time.perf_counter()
+    exporter = Exporter(overrides={"format": "engine", "imgsz": list(ctx.imgsz), "batch": ctx.batch,
+                                   "half": ctx.precision == "fp16", "device": str(ctx.device.index or 0),
+                                   "simplify": True, "verbose": False, "dynamic": False})
+    engine = exporter(model=m)
+    export_s = time.perf_counter() - t0
+    backend = AutoBackend(engine, device=ctx.device, fp16=ctx.precision == "fp16", verbose=False)
+
+    def run(x):
+        out = backend(x)
+        return primary_outputs(out if isinstance(out, (list, tuple)) else [out])
+
+    return Prepared(fn=run, sync=_torch_sync(ctx.device), timer="perf_counter",
+                    info={"engine": str(engine), "export_s": round(export_s, 2)})
+
+
+BUILDERS: dict[str, Callable[[nn.Module, CellContext], Prepared]] = {
+    "eager": build_eager,
+    "compile": build_compile,
+    "cudagraphs": build_cudagraphs,
+    "onnxruntime": build_onnxruntime,
+    "tensorrt": build_tensorrt,
+}
+
+
+def register_runtime(name: str, builder: Callable[[nn.Module, CellContext], Prepared]) -> None:
+    """Add a runtime (e.g. an experimental exporter) to the matrix; the cell's ``runtime`` column carries ``name``."""
+    BUILDERS[name] = builder
+
+
+def weights_key(model: nn.Module) -> str:
+    """Short hash of a model's parameters and buffers (names, shapes, a sample of values) for export caches."""
+    h = hashlib.sha1()
+    for name, t in list(model.state_dict().items()):
+        h.update(name.encode())
+        h.update(str(tuple(t.shape)).encode())
+        if t.numel():
+            flat = t.detach().flatten()
+            h.update(flat[:: max(1, flat.numel() // 64)].float().cpu().numpy().tobytes())
+    return h.hexdigest()[:12]

@@ -1,0 +1,1 @@
+"""The Snakemake workflow's Python side: studies, job specs, jobs, MLflow tracking, aggregation."""
