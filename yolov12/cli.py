@@ -14,6 +14,10 @@
     yolov12 variants [--studies relan area] [--scales n]
                                                  every study and variant with its resolved knobs
     yolov12 workflow run KIND --spec S --out O   one workflow job (train, evaluate, complexity, latency, export)
+    yolov12 latency --scale n --device cpu --precision fp32 --runtime eager onnxruntime --json FILE
+                                                 latency matrix with a correctness gate (docs/latency.md)
+    yolov12 profile --scale n --imgsz 640 --json FILE
+                                                 params, paper and true GFLOPs, attention share of FLOPs and time
     yolov12 report --results results/default --out reports/default --config-name default
                                                  paper-style report (Markdown, PDF, LaTeX tables, figures)
     yolov12 val --model best.pt --data data.yaml --out result.json [--backend faster-coco-eval] [--conf 0.001]
@@ -273,9 +277,12 @@ def main(argv: list[str] | None = None) -> int:
     add_data_parser(sub)
     add_val_parser(sub)
     add_workflow_parsers(sub)
+    from .latency.cli import add_latency_parser, add_profile_parser
     from .report.cli import add_report_parser
 
     add_report_parser(sub)
+    add_latency_parser(sub)
+    add_profile_parser(sub)
     args = parser.parse_args(argv)
 
     import yolov12  # noqa: F401  (offline defaults + parser integration before anything else)

@@ -105,10 +105,7 @@ def _imgsz(v) -> tuple[int, int]:
 def _seq(v, default) -> list:
     if v is None:
         return list(default)
-    if isinstance(v, (str, int)) or (isinstance(v, tuple) and len(v) == 2 and all(isinstance(i, int) for i in v)
-                                      and default is None):
-        return [v]
-    return list(v)
+    return [v] if isinstance(v, (str, int)) else list(v)
 
 
 def _precision_context(device: torch.device, tf32: bool):
@@ -187,7 +184,12 @@ def measure(model=None, *, devices: Sequence[str] | str = ("cpu",), precisions: 
 
     spec = as_spec(model)
     base = spec.build() if spec is not None else model
-    task = spec.task if spec is not None else getattr(base, "task", "detect")
+    if spec is not None:
+        task = spec.task
+    else:
+        from ultralytics.nn.tasks import guess_model_task
+
+        task = getattr(base, "task", None) or guess_model_task(base)
     name = spec.name if spec is not None else type(base).__name__
     base = copy.deepcopy(base).float().cpu().eval()
     if fuse and hasattr(base, "fuse"):
@@ -248,7 +250,8 @@ def measure(model=None, *, devices: Sequence[str] | str = ("cpu",), precisions: 
     model_info = {**(spec.as_dict() if spec is not None else {"name": name}), "task": task, "nc": nc,
                   "params_fused": sum(p.numel() for p in base.parameters()), "attn_backend_knob": knob_backend,
                   "weights_key": key}
-    return {"env": env, "method": method, "model": model_info, "cells": cells}
+    # strict JSON for every consumer: a non-finite error (NaN outputs) becomes None, the reason keeps the value
+    return finite({"env": env, "method": method, "model": model_info, "cells": cells})
 
 
 def _reference(base, task, nc, device, batch, imgsz, backend, images, stride, conf, iou, max_det, references):
@@ -256,10 +259,10 @@ def _reference(base, task, nc, device, batch, imgsz, backend, images, stride, co
     ref_backend = "sdpa" if backend == "flash_attn" else backend
     key = (str(device), batch, imgsz, ref_backend)
     if key not in references:
+        if resolved_kernel(base, device, ref_backend) == "flash_attn":
+            ref_backend = "sdpa"  # flash-attn computes in half precision: not an fp32 reference
         m = copy.deepcopy(base).to(device).eval()
         set_attention_backend(m, ref_backend)
-        if ref_backend is None and resolved_kernel(m, device) == "flash_attn":
-            set_attention_backend(m, "sdpa")  # flash-attn computes in half precision: not an fp32 reference
         x = Preprocess(imgsz, device, torch.float32, stride)(images)
         with torch.inference_mode(), _precision_context(device, False):
             out = tuple(o.clone() for o in primary_outputs(m(x)))
@@ -276,10 +279,7 @@ def _run_cell(cell, base, task, nc, stride, device, precision, runtime, batch, i
         cell.update(status="unavailable", reason=reason)
         return
     dtype = PRECISIONS[precision]
-    kernel_model = copy.deepcopy(base)
-    set_attention_backend(kernel_model, backend)
-    cell["attn_kernel"] = resolved_kernel(kernel_model, device)
-    del kernel_model
+    cell["attn_kernel"] = resolved_kernel(base, device, backend)
     prepared: Prepared | None = None
     with torch.inference_mode(), _precision_context(device, tf32):
         try:

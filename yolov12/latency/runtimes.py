@@ -25,7 +25,6 @@ from ..io import atomic_path
 
 PRECISIONS = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 RUNTIMES = ("eager", "compile", "cudagraphs", "onnxruntime", "tensorrt")
-DEVICE_KINDS = ("cpu", "cuda")
 
 
 class Unavailable(Exception):
@@ -130,8 +129,8 @@ def model_backend(model: nn.Module) -> str:
     return "none" if not names else names.pop() if len(names) == 1 else "mixed"
 
 
-def resolved_kernel(model: nn.Module, device: torch.device) -> str | None:
-    """The kernel ``auto`` resolves to on ``device`` (for the report), or the explicit backend."""
+def resolved_kernel(model: nn.Module, device: torch.device, backend: str | None = None) -> str | None:
+    """The kernel the model's attention runs on ``device`` with ``backend`` (None: its knob); ``auto`` resolved."""
     from ..nn.attention import resolve_backend
 
     mods = attention_modules(model)
@@ -139,7 +138,7 @@ def resolved_kernel(model: nn.Module, device: torch.device) -> str | None:
         return None
     m = mods[0]
     has_bias = getattr(m, "pos_embed_kind", "none") == "rpe"
-    return resolve_backend(m.backend, torch.empty(0, device=device), has_bias)
+    return resolve_backend(backend or m.backend, torch.empty(0, device=device), has_bias)
 
 
 def check_static(device: torch.device, precision: str, runtime: str, backend: str | None) -> str | None:
@@ -177,8 +176,8 @@ def check_static(device: torch.device, precision: str, runtime: str, backend: st
                 return ("ONNX Runtime has no CUDAExecutionProvider here (install onnxruntime-gpu); available: "
                         f"{onnxruntime.get_available_providers()}")
         if precision == "bf16":
-            return ("ONNX Runtime bf16 is not offered: its CPU and CUDA execution providers lack bfloat16 Conv "
-                    "kernels and its Python API has no bfloat16 array type")
+            return ("ONNX Runtime bf16 is not offered: ONNX's Conv operator does not take bfloat16 inputs (ONNX "
+                    "Runtime rejects a bf16 export as an invalid graph) and numpy has no bfloat16 array type")
     if backend == "flash_attn":
         from ..nn.attention import FLASH_ATTN_INSTALLED
 

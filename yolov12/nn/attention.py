@@ -93,6 +93,8 @@ def attend(q, k, v, backend: str, bias: torch.Tensor | None = None) -> torch.Ten
         return attn.softmax(dim=-1) @ v
     if backend == "sdpa":
         mask = None if bias is None else bias.to(q.dtype)
+        if not q.is_cuda:  # q/k/v are strided views of the qkv projection; CPU SDPA is 1.5-1.9x faster on copies
+            q, k, v = q.contiguous(), k.contiguous(), v.contiguous()
         return F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
     if backend == "flash_attn":
         if not FLASH_ATTN_INSTALLED:

@@ -182,6 +182,10 @@ def run_complexity(spec: dict[str, Any], out: Path) -> dict[str, Any]:
         knobs["backend"] = "sdpa"
     model = torch_model(**{k: m[k] for k in MODEL_KEYS}, nc=m["nc"], **knobs)
     result = summary(model, spec["imgsz"])
+    from ..complexity.profile import profile
+
+    true = profile(model, imgsz=spec["imgsz"], timing=False)  # FLOPs including the attention matmuls
+    result.update(gflops_true=true.get("gflops_true"), attn_flops_share=true.get("attn_flops_share"))
     result["mlflow_run_id"] = log(spec, "complexity", {**model_params(spec), "imgsz": spec["imgsz"]},
                                   {k: v for k, v in result.items() if k != "imgsz"})
     write_json(out, result, indent=1)
@@ -189,6 +193,17 @@ def run_complexity(spec: dict[str, Any], out: Path) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------------------------------ export
+def flatten_tensors(output) -> list:
+    """Every tensor of a (nested) model output, in order."""
+    import torch
+
+    if isinstance(output, torch.Tensor):
+        return [output]
+    if isinstance(output, dict):
+        output = list(output.values())
+    return [t for o in (output or []) if isinstance(o, (torch.Tensor, list, tuple, dict)) for t in flatten_tensors(o)]
+
+
 def run_export(spec: dict[str, Any], out: Path) -> dict[str, Any]:
     """ONNX export of the trained model and an output-parity check against PyTorch on the same input."""
     import numpy as np
@@ -204,14 +219,19 @@ def run_export(spec: dict[str, Any], out: Path) -> dict[str, Any]:
         onnx_path = Path(yolo.export(format="onnx", imgsz=imgsz, simplify=True, dynamic=False, verbose=False))
         x = torch.rand(1, 3, imgsz, imgsz, generator=torch.Generator().manual_seed(0))
         with torch.no_grad():
-            ref = yolo.model.float().eval()(x)
-        ref = (ref[0] if isinstance(ref, (list, tuple)) else ref).numpy()
+            refs = flatten_tensors(yolo.model.float().eval()(x))
         sess = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
-        got = sess.run(None, {sess.get_inputs()[0].name: x.numpy()})[0]
-        err = float(np.abs(got - ref).max()) if got.shape == ref.shape else float("inf")
-        tol = 1e-3 * max(1.0, float(np.abs(ref).max()))
+        outputs = sess.run(None, {sess.get_inputs()[0].name: x.numpy()})
+        err, tol = 0.0, 0.0
+        for got in outputs:  # each ONNX output against the PyTorch tensor of the same shape (seg: preds, protos)
+            ref = next((r.numpy() for r in refs if tuple(r.shape) == got.shape), None)
+            if ref is None:
+                err = float("inf")
+                break
+            err = max(err, float(np.abs(got - ref).max()))
+            tol = max(tol, 1e-3 * max(1.0, float(np.abs(ref).max())))
         result = {"status": "ok" if err <= tol else "failed", "onnx": str(onnx_path), "imgsz": imgsz,
-                  "max_abs_err": err, "tolerance": tol, "shape": list(got.shape)}
+                  "max_abs_err": err, "tolerance": tol, "outputs": [list(o.shape) for o in outputs]}
     result["mlflow_run_id"] = log(spec, "export", {**model_params(spec), "imgsz": spec["imgsz"]},
                                   {"max_abs_err": result.get("max_abs_err", float("nan")),
                                    "parity_ok": float(result["status"] == "ok")})

@@ -69,6 +69,10 @@ def make_spec(kind: str, variant_dir: str, runs: list[Run], config: dict[str, An
         spec.update(imgsz=config["complexity"]["imgsz"])
     elif kind == "latency":
         spec.update(latency=dict(config["latency"]), device=",".join(config["latency"]["devices"]))
+    if kind in ("complexity", "latency"):
+        # architecture measurements use the paper's datasets' class counts (COCO 80, ImageNet 1000, DOTA 15), so
+        # params / FLOPs / latency line up with the paper's whatever data this config trains on
+        spec["model"]["nc"] = REAL_NC[run.task]
     elif kind == "export":
         spec.update(imgsz=config["export"]["imgsz"], train_result=str(run_dir / "train.json"))
     return spec
