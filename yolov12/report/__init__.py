@@ -12,18 +12,19 @@ shipped in ``yolov12/report/paper/``; see docs/report.md.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import json
 from pathlib import Path
 
 from ..io import write_bytes, write_json, write_text
-from . import provenance as _prov
-from .data import load_results
-from .formats import latex_table
-from .markdown import render_markdown
-from .pdf import compile_pdf, render_typst
-from .plots import make_figures
-from .tables import Cell, Ctx, Table, build_tables, provenance_table
-from .verdicts import Verdict, judge
+
+if TYPE_CHECKING:
+    from .tables import Table
+    from .verdicts import Verdict
+
+# the renderers (pandas, matplotlib, typst) are imported where they are used: every `yolov12` command builds this
+# package's CLI parser, and a workflow job should not pay for the report's imports
 
 __all__ = ["figure_list", "render_report"]
 
@@ -36,6 +37,8 @@ def _rst_escape(text: str) -> str:
 
 
 def _verdict_table(verdicts: list[Verdict]) -> Table:
+    from .tables import Cell, Table
+
     t = Table("verdicts", "V", "Reproduction verdicts", "Each paper claim, the rule that decides it and the numbers "
               "the rule saw.", ["Claim", "Table", "Verdict", "Evidence", "Ref."], align="lllll", wide=True)
     for v in verdicts:
@@ -67,6 +70,15 @@ def render_report(results_dir: str | Path, out_dir: str | Path, config_name: str
 
     Returns the output paths: markdown, pdf, typst, verdicts, manifest (str) and tables, figures, captions (lists).
     """
+    from . import provenance as _prov
+    from .data import load_results
+    from .formats import latex_table
+    from .markdown import render_markdown
+    from .pdf import compile_pdf, render_typst
+    from .plots import make_figures
+    from .tables import Ctx, build_tables, provenance_table
+    from .verdicts import judge
+
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     results = load_results(results_dir, config_name, mapping)
