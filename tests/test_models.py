@@ -5,23 +5,21 @@ import itertools
 
 import pytest
 import torch
-from ultralytics.nn.tasks import ClassificationModel, DetectionModel, OBBModel, PoseModel, SegmentationModel
+from ultralytics.nn.tasks import (
+    ClassificationModel,
+    DetectionModel,
+    OBBModel,
+    PoseModel,
+    SegmentationModel,
+)
 
 import yolov12
 from yolov12.models import FAMILIES, SCALES, TASKS, torch_model
+from yolov12.workflow.jobs import flatten_tensors as tensors
 
 ULTRALYTICS = {"detect": ("yolo12{}.yaml", DetectionModel), "segment": ("yolo12{}-seg.yaml", SegmentationModel),
                "pose": ("yolo12{}-pose.yaml", PoseModel), "classify": ("yolo12{}-cls.yaml", ClassificationModel),
                "obb": ("yolo12{}-obb.yaml", OBBModel)}
-
-
-def tensors(output):
-    """Every tensor in a (nested) model output, in order."""
-    if isinstance(output, torch.Tensor):
-        return [output]
-    if isinstance(output, dict):
-        output = list(output.values())
-    return [t for o in output if isinstance(o, (torch.Tensor, list, tuple, dict)) for t in tensors(o)]
 
 
 def forward_backward(model, imgsz=64):

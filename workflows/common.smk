@@ -6,7 +6,8 @@ from pathlib import Path
 
 from yolov12.io import write_text
 from yolov12.workflow import specs, studies, tracking
-from yolov12.workflow.jobs import git_commit
+from yolov12.workflow.aggregate import KIND_FILES  # job kind -> result file of a run directory
+from yolov12.gitinfo import git_commit
 
 PYTHON = sys.executable
 RESULTS = f"results/{config['name']}"  # relative, as Snakemake targets are; specs hold absolute paths
@@ -19,10 +20,8 @@ MLFLOW_URI = tracking.tracking_uri(RESULTS)
 STORE = f"{RESULTS}/mlflow/store.ready"
 # volatile context for MLflow tags only (never in a spec, so a new commit reruns nothing)
 os.environ["YOLOV12_CONFIG_HASH"] = specs.config_hash(config)
-os.environ.setdefault("YOLOV12_GIT_COMMIT", git_commit())
+os.environ.setdefault("YOLOV12_GIT_COMMIT", git_commit() or "unknown")
 
-KIND_FILES = {"train": "train.json", "evaluate": "eval.json", "complexity": "complexity.json",
-              "latency": "latency.json", "export": "export.json"}
 
 
 wildcard_constraints:

@@ -15,6 +15,8 @@ import socket
 import subprocess
 from pathlib import Path
 
+from ..gitinfo import git_commit
+
 NVIDIA_SMI_FIELDS = ("name", "driver_version", "pstate", "clocks.sm", "clocks.max.sm", "clocks.mem", "clocks.max.mem",
                      "power.limit", "temperature.gpu", "memory.total", "persistence_mode")
 
@@ -152,17 +154,6 @@ def software() -> dict:
         "mkldnn": torch.backends.mkldnn.is_available(),
         "openmp": torch.backends.openmp.is_available(),
     }
-
-
-def git_commit() -> str | None:
-    root = Path(__file__).resolve().parents[2]
-    if not (root / ".git").exists() or not shutil.which("git"):
-        return None
-    try:
-        out = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return (out.stdout.strip() or None) if out.returncode == 0 else None
 
 
 def load_average() -> list[float] | None:

@@ -6,30 +6,18 @@ from __future__ import annotations
 import datetime as _dt
 import os
 import platform
-import subprocess
 from importlib import metadata
 from pathlib import Path
 
+from ..gitinfo import git_commit as _git_commit
 from .data import Results
 
 PACKAGES = ("torch", "torchvision", "ultralytics", "yolov12-suite", "numpy", "pandas", "matplotlib", "mlflow",
             "snakemake", "onnxruntime", "typst")
 
 
-def _git(*args: str) -> str:
-    try:
-        out = subprocess.run(["git", *args], cwd=Path(__file__).resolve().parent, capture_output=True, text=True,
-                             timeout=10)
-        return out.stdout.strip() if out.returncode == 0 else ""
-    except (OSError, subprocess.SubprocessError):
-        return ""
-
-
 def git_commit() -> str:
-    commit = _git("rev-parse", "HEAD")
-    if commit and _git("status", "--porcelain", "--untracked-files=no"):
-        commit += " (with uncommitted changes)"
-    return commit or "unknown (not a git checkout)"
+    return _git_commit(mark_dirty=True) or "unknown (not a git checkout)"
 
 
 def versions() -> dict[str, str]:

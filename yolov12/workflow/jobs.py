@@ -10,11 +10,11 @@ from __future__ import annotations
 import json
 import math
 import os
-import subprocess
 import time
 from pathlib import Path
 from typing import Any
 
+from ..gitinfo import git_commit
 from ..io import write_json
 from . import tracking
 
@@ -58,17 +58,9 @@ def context_tags(spec: dict[str, Any], kind: str) -> dict[str, str]:
         "scale": model["scale"], "task": model["task"], "family": model["family"],
         "hierarchy": model["hierarchy"], "variant_dir": spec["variant_dir"], "config": spec["config"],
         "config_hash": os.environ.get("YOLOV12_CONFIG_HASH", "unknown"),
-        "git_commit": os.environ.get("YOLOV12_GIT_COMMIT") or git_commit(),
+        "git_commit": os.environ.get("YOLOV12_GIT_COMMIT") or git_commit() or "unknown",
         "device": spec.get("device", "cpu"),
     }
-
-
-def git_commit() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True,
-                              cwd=Path(__file__).resolve().parents[2]).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 def model_params(spec: dict[str, Any]) -> dict[str, Any]:
