@@ -408,7 +408,7 @@ def test_validation_checks_counts(tmp_path):
     with pytest.raises(CocoError, match=r"instances_val2017.json lists 5 annotations, expected 36781"):
         prepare_coco(root, expected=EXPECTED_COUNTS | {"instances_val2017/annotations": 36781})
     assert not (root / "yolo" / "detect" / "labels").exists()  # nothing converted from a copy that failed checks
-    with pytest.raises(ValueError, match="unknown key.*val2017/images.*allowed keys"):
+    with pytest.raises(CocoError, match=r"expected: unknown key.*val2017/images.*allowed: "):
         prepare_coco(root, expected={"val2017/images": 3})
 
 
