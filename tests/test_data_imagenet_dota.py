@@ -197,7 +197,7 @@ def test_imagenet_validates_an_existing_tree(tmp_path, ilsvrc):
 
 def test_imagenet_errors_say_what_to_supply(tmp_path, ilsvrc):
     out = tmp_path / "out"
-    with pytest.raises(ImageNetError, match=r"no val ground truth: supply devkit= .* or val_labels="):
+    with pytest.raises(ImageNetError, match=r"--devkit: no val ground truth: .*allowed: --devkit .* or --val-labels"):
         prepare(out, ilsvrc, devkit=None)
 
     missing = tmp_path / "ILSVRC2012_img_val.tar"
@@ -205,9 +205,9 @@ def test_imagenet_errors_say_what_to_supply(tmp_path, ilsvrc):
         prepare(out, ilsvrc, val_tar=missing)
 
     # The official counts are the default: 3 classes are reported before anything is extracted.
-    with pytest.raises(ImageNetError, match=r"ILSVRC2012_img_train\.tar: expected 1,000 classes .* found 3"):
+    with pytest.raises(ImageNetError, match=r"ILSVRC2012_img_train\.tar: expected: found 3 classes .* expected 1,000"):
         prepare(out, ilsvrc, expected=None)
-    with pytest.raises(ImageNetError, match=r"ILSVRC2012_img_val\.tar: expected 7 val images, found 6"):
+    with pytest.raises(ImageNetError, match=r"ILSVRC2012_img_val\.tar: expected: found 6 val images, expected 7"):
         prepare(out, ilsvrc, expected={**TINY, "val": 7})
     assert not out.exists(), "failed checks must come before extraction"
 
@@ -217,7 +217,7 @@ def test_imagenet_errors_say_what_to_supply(tmp_path, ilsvrc):
         prepare(out, ilsvrc, devkit=None, val_labels=csv_path)
 
     # A train-count mismatch can only be seen after extraction; it names the split folder.
-    with pytest.raises(ImageNetError, match=r"train: expected 8 train images, found 6"):
+    with pytest.raises(ImageNetError, match=r"train: expected: found 6 train images, expected 8"):
         prepare(out, ilsvrc, expected={**TINY, "train": 8})
 
 
@@ -275,19 +275,20 @@ def test_dota_valid_tree(tmp_path):
     assert result["yaml"] == str(root.resolve() / "dota.yaml")
 
     assert validate_dota(root, expected={"train": 3, "val": 1}, write_yaml=False)["yaml"] is None
-    with pytest.raises(DotaError, match=r"images/val: expected 458 images, found 1"):
+    with pytest.raises(DotaError, match=r"images/val: expected: found 1 images, expected 458"):
         validate_dota(root, expected={"val": 458})
 
 
 @pytest.mark.parametrize(
     "bad_row, message",
     [
-        ("0 0.1 0.1 0.4 0.1 0.4 0.3", "expected 9 fields 'class x1 y1 x2 y2 x3 y3 x4 y4', got 7"),
-        ("15 0.1 0.1 0.4 0.1 0.4 0.3 0.1 0.3", "class '15' is not an integer in 0..14"),
-        ("2.5 0.1 0.1 0.4 0.1 0.4 0.3 0.1 0.3", "class '2.5' is not an integer in 0..14"),
-        ("3 0.1 0.1 1.5 0.1 0.4 0.3 0.1 0.3", "x2 1.5 is outside [0, 1]"),
-        ("3 0.1 0.1 0.4 0.1 0.4 abc 0.1 0.3", "y3 'abc' is not a number"),
-        ("3 0.1 0.1 0.4 0.1 0.4 0.3 0.1 nan", "y4 nan is outside [0, 1]"),
+        ("0 0.1 0.1 0.4 0.1 0.4 0.3", "fields: 7 fields; allowed: 9 fields 'class x1 y1 x2 y2 x3 y3 x4 y4'"),
+        ("15 0.1 0.1 0.4 0.1 0.4 0.3 0.1 0.3", "class: class '15' is not a DOTA v1 class index; allowed: integers 0..14"),
+        ("2.5 0.1 0.1 0.4 0.1 0.4 0.3 0.1 0.3", "class: class '2.5' is not a DOTA v1 class index"),
+        ("3 0.1 0.1 1.5 0.1 0.4 0.3 0.1 0.3", "x2: 1.5 is outside [0, 1]"),
+        ("3 0.1 0.1 0.4 0.1 0.4 abc 0.1 0.3", "y3: 'abc' is not a number"),
+        ("3 0.1 0.1 0.4 0.1 0.4 0.3 0.1 nan", "y4: nan is outside [0, 1]"),
+        ("3 0.1 0.1 0.4 0.1 0.4 0.1 0.1 0.1", "y: polygon has zero height (all y = 0.1)"),
     ],
 )
 def test_dota_bad_rows_name_file_and_line(tmp_path, bad_row, message):
@@ -302,7 +303,7 @@ def test_dota_bad_rows_name_file_and_line(tmp_path, bad_row, message):
 def test_dota_coordinate_margin_for_tiles(tmp_path):
     rows = {**GOOD_ROWS, "train/P0002": ["14 -0.05 0 1.1 0 1.1 1 -0.05 1"]}  # a tile object poking out of its tile
     root = make_dota(tmp_path / "DOTAv1", rows)
-    with pytest.raises(DotaError, match=r"labels/train/P0002.txt:1: x1 -0.05 is outside \[0, 1\]"):
+    with pytest.raises(DotaError, match=r"labels/train/P0002.txt:1: x1: -0.05 is outside \[0, 1\]"):
         validate_dota(root)
     assert validate_dota(root, coord_margin=0.2)["splits"]["train"]["instances"] == 3
 
@@ -310,7 +311,7 @@ def test_dota_coordinate_margin_for_tiles(tmp_path):
 def test_dota_missing_directory(tmp_path):
     root = make_dota(tmp_path / "DOTAv1")
     shutil.rmtree(root / "labels" / "val")
-    with pytest.raises(DotaError, match=r"labels/val does not exist; expected labels/val under"):
+    with pytest.raises(DotaError, match=r"DOTAv1: --root: labels/val does not exist; allowed: a DOTA root with"):
         validate_dota(root)
 
 

@@ -10,6 +10,7 @@ import pytest
 from pycocotools.coco import COCO
 
 import yolov12
+from yolov12.errors import UserError
 from yolov12.data.check import DatasetError, check_dataset
 from yolov12.data.synth import POSE_KEYPOINTS, TASKS, SynthSpec, generate
 
@@ -118,41 +119,60 @@ def test_clean_dataset_passes(broken):
 
 
 @pytest.mark.parametrize("row, message", [
-    ("0 0.5 0.5 0.2", r"expected 5 \(class cx cy w h\) fields for task detect, got 4"),
-    ("0 0.5 1.5 0.2 0.2", r"coordinates must be normalised to \[0, 1\]"),
-    ("7 0.5 0.5 0.2 0.2", r"class id 7 is not an integer in 0..4 \(nc=5\)"),
-    ("0 0.5 abc 0.2 0.2", "non-numeric"),
-])
+    ("0 0.5 0.5 0.2", "fields: 4 fields; allowed: 5 (class cx cy w h) fields for task detect"),
+    ("0 0.5 1.5 0.2 0.2", "coordinates: coordinates ['1.5'] are not normalised; allowed: values in [0, 1]"),
+    ("7 0.5 0.5 0.2 0.2", "class: class id 7 is out of range (nc=5); allowed: integers 0..4"),
+    ("0 0.5 abc 0.2 0.2", "value: non-numeric value 'abc'; allowed: numbers"),
+    ("0 0.5 0.5 0 0.2", "w: box width is 0; allowed: objects of positive width and height"),
+    ("0 0.5 0.5 0.2 0.0", "h: box height is 0; allowed: objects of positive width and height"),
+    ("0 0.5 nan 0.2 0.2", "value: non-finite value (nan or inf)"),
+], ids=["fields", "coordinates", "class", "non-numeric", "zero-width", "zero-height", "nan"])
 def test_bad_label_row_names_file_and_line(broken, row, message):
     label = first_label(broken)
     lines = label.read_text().splitlines()
     label.write_text("\n".join(lines + [row]) + "\n")
-    with pytest.raises(DatasetError, match=f"{label}:{len(lines) + 1}: {message}"):
+    with pytest.raises(DatasetError) as err:
         check_dataset(broken / "data.yaml", "detect")
+    assert str(err.value).startswith(f"{label}:{len(lines) + 1}: {message}")
+
+
+def test_several_bad_rows_are_one_line_with_the_count(broken):
+    labels = sorted((broken / "labels" / "train").glob("*.txt"))
+    for label in labels[:3]:
+        label.write_text("9 0.5 0.5 0.2 0.2\n")
+    with pytest.raises(DatasetError) as err:
+        check_dataset(broken / "data.yaml", "detect")
+    text = str(err.value)
+    assert "\n" not in text and text.startswith(f"{labels[0]}:1: class:")
+    assert f"2 more label error(s): {labels[1]}:1, {labels[2]}:1" in text and len(err.value.problems) == 3
 
 
 def test_corrupt_and_truncated_images_are_counted_skips(broken, capsys):
     images = sorted((broken / "images" / "train").glob("*.png"))
     images[0].write_bytes(images[0].read_bytes()[:200])  # truncated
     images[1].write_bytes(b"not an image at all")
+    images[2].write_bytes(b"")
     report = check_dataset(broken / "data.yaml", "detect")
-    assert report.images["train"] == 6 and len(report.corrupt) == 2
-    assert str(images[0]) in capsys.readouterr().out
+    assert report.images["train"] == 5 and len(report.corrupt) == 3
+    out = capsys.readouterr().out
+    assert f"{images[0]}: damaged image (" in out  # the real causes, never Ultralytics' "No module named 'pi_heif'"
+    assert f"{images[1]}: not an image in a known format (19 bytes starting 6e 6f 74" in out
+    assert f"{images[2]}: empty file (0 bytes)" in out and "pi_heif" not in out
 
 
 def test_missing_label_file_is_background_and_missing_dir_is_an_error(broken):
     first_label(broken).unlink()
     assert check_dataset(broken / "data.yaml", "detect").background["train"] >= 1
     shutil.rmtree(broken / "images" / "val")
-    with pytest.raises(DatasetError, match=r"'val' points to .*images/val, which is not a directory"):
+    with pytest.raises(DatasetError, match=r"data.yaml: val: points to .*images/val, which is neither a directory"):
         check_dataset(broken / "data.yaml", "detect")
 
 
 def test_missing_key_and_missing_file(broken):
-    with pytest.raises(DatasetError, match="does not exist"):
+    with pytest.raises(UserError, match="nope.yaml: dataset file not found"):
         check_dataset(broken / "nope.yaml", "detect")
     (broken / "data.yaml").write_text("train: images/train\nval: images/val\n")
-    with pytest.raises(DatasetError, match="missing key 'names'"):
+    with pytest.raises(DatasetError, match="data.yaml: names: missing key"):
         check_dataset(broken / "data.yaml", "detect")
 
 

@@ -1,12 +1,15 @@
-"""Check a dataset before anything trains on it.
+"""Check a dataset before anything trains on it or is scored against it.
 
 Policy (also in docs/data.md):
-- A broken *label* (wrong number of fields for the task, a non-numeric value, a class id outside 0..nc-1, a
-  coordinate outside [0, 1]) is an ERROR naming the file and line: it means a broken conversion, and silently
-  dropping it would bias every number measured on the dataset. All such errors are reported together (up to 20).
-- A missing dataset file or directory (data.yaml, a split's image directory, a required key) is an ERROR naming it.
-- A corrupt or truncated *image* is a counted, logged SKIP: Ultralytics' loaders drop such images too, so training
-  and evaluation see the same set; the report lists them.
+- A broken *label* row (wrong number of fields for the task, a non-numeric or non-finite value, a class id outside
+  0..nc-1, a coordinate outside [0, 1], a box or polygon of zero width or height) is an ERROR naming the file:line
+  and the field: it means a broken conversion, and silently dropping it would bias every number measured on the
+  dataset. The first problem is the error line; the count and the next locations follow in the same line.
+- A bad ``data.yaml`` (YAML syntax, duplicate key, missing key, ``nc`` disagreeing with ``names``, a split path that
+  does not exist) is an ERROR naming the file and key (``yolov12.data.datayaml``).
+- A corrupt, truncated, empty or too small *image* is a counted, logged SKIP with its real cause: Ultralytics'
+  loaders drop such images too, so training sees the same set. Evaluation refuses to score without them unless asked
+  (``yolov12 val --allow-subset``).
 - An image without a label file is a background image (Ultralytics' convention), counted.
 """
 
@@ -14,19 +17,18 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
 from pathlib import Path
 from typing import Any
 
-import yaml
-from PIL import Image
+from ..registry import TASKS
+from .datayaml import DataFile, DatasetError, label_path, read_data_yaml, split_images
+from .images import image_problem
 
-IMAGE_SUFFIXES = {".bmp", ".jpeg", ".jpg", ".png", ".tif", ".tiff", ".webp"}
-MAX_REPORTED = 20
+__all__ = ["CheckReport", "DatasetError", "LabelProblem", "check_dataset", "check_label_file", "check_split_labels",
+           "image_problem"]
 
-
-class DatasetError(ValueError):
-    """The dataset cannot be used as it is; the message names every file/line at fault."""
+LABEL_TASKS = tuple(t for t in TASKS if t != "classify")
+SHOWN_LOCATIONS = 3  # further problem locations named in the one error line
 
 
 @dataclasses.dataclass
@@ -41,16 +43,12 @@ class CheckReport:
         return dataclasses.asdict(self)
 
 
-def image_ok(path: Path) -> str | None:
-    """None if the image decodes completely, else the reason."""
-    try:
-        with Image.open(path) as im:
-            im.verify()
-        with Image.open(path) as im:
-            im.load()  # verify() does not catch truncation; a full decode does
-        return None
-    except Exception as e:  # PIL raises several types for bad files
-        return f"{type(e).__name__}: {e}"
+@dataclasses.dataclass(frozen=True)
+class LabelProblem:
+    where: str  # file:line
+    key: str  # the field at fault
+    what: str
+    allowed: str
 
 
 def expected_fields(task: str, kpt_shape: list[int] | None) -> str:
@@ -76,110 +74,145 @@ def coordinate_indices(task: str, n: int, kpt_shape: list[int] | None) -> range 
     return range(1, n)
 
 
-def check_label_file(path: Path, task: str, nc: int, kpt_shape, errors: list[str]) -> int:
-    """Append every problem of one label file to ``errors``; return its instance count."""
+def zero_extent(task: str, values: list[float]) -> tuple[str, str] | None:
+    """(field, what) when the object has zero width or height, else None."""
+    if task in ("detect", "pose"):
+        for key, v in (("w", values[3]), ("h", values[4])):
+            if v <= 0:
+                return key, f"box {'width' if key == 'w' else 'height'} is {v:g}"
+        return None
+    xs, ys = values[1::2], values[2::2]
+    for key, axis in (("x", xs), ("y", ys)):
+        if max(axis) - min(axis) <= 0:
+            return key, f"polygon has zero {'width' if key == 'x' else 'height'} (all {key} = {axis[0]:g})"
+    return None
+
+
+def row_problem(fields: list[str], task: str, nc: int, kpt_shape) -> tuple[str, str, str] | None:
+    """(field, what, allowed) for a bad label row, None for a good one."""
+    if not fields_ok(task, len(fields), kpt_shape):
+        return "fields", f"{len(fields)} fields", f"{expected_fields(task, kpt_shape)} fields for task {task}"
+    try:
+        values = [float(v) for v in fields]
+    except ValueError:
+        bad = next(v for v in fields if not _is_float(v))
+        return "value", f"non-numeric value {bad!r}", "numbers"
+    if not all(math.isfinite(v) for v in values):
+        return "value", "non-finite value (nan or inf)", "finite numbers"
+    cls = values[0]
+    if cls != int(cls) or not 0 <= cls < nc:
+        return "class", f"class id {fields[0]} is out of range (nc={nc})", f"integers 0..{nc - 1}"
+    bad = [fields[i] for i in coordinate_indices(task, len(values), kpt_shape) if not -1e-6 <= values[i] <= 1 + 1e-6]
+    if bad:
+        return "coordinates", f"coordinates {bad[:4]} are not normalised", "values in [0, 1]"
+    zero = zero_extent(task, values)
+    if zero:
+        return zero[0], zero[1], "objects of positive width and height"
+    return None
+
+
+def _is_float(text: str) -> bool:
+    try:
+        float(text)
+        return True
+    except ValueError:
+        return False
+
+
+def check_label_file(path: Path, task: str, nc: int, kpt_shape, problems: list[LabelProblem]) -> int:
+    """Append every problem of one label file to ``problems``; return its count of good instances."""
     count = 0
-    for lineno, line in enumerate(path.read_text().splitlines(), 1):
+    try:
+        text = path.read_text(encoding="utf-8-sig")  # Ultralytics reads labels the same way
+    except (OSError, UnicodeDecodeError) as e:
+        problems.append(LabelProblem(str(path), "file", f"cannot be read as UTF-8 text ({e})", "UTF-8 text"))
+        return 0
+    for lineno, line in enumerate(text.splitlines(), 1):
         fields = line.split()
         if not fields:
             continue
-        where = f"{path}:{lineno}"
-        if not fields_ok(task, len(fields), kpt_shape):
-            errors.append(f"{where}: expected {expected_fields(task, kpt_shape)} fields for task {task}, "
-                          f"got {len(fields)}")
-            continue
-        try:
-            values = [float(v) for v in fields]
-        except ValueError:
-            errors.append(f"{where}: non-numeric value in {line.strip()!r}")
-            continue
-        cls = values[0]
-        if cls != int(cls) or not 0 <= cls < nc:
-            errors.append(f"{where}: class id {fields[0]} is not an integer in 0..{nc - 1} (nc={nc})")
-            continue
-        bad = [fields[i] for i in coordinate_indices(task, len(values), kpt_shape) if not -1e-6 <= values[i] <= 1 + 1e-6]
-        if bad:
-            errors.append(f"{where}: coordinates must be normalised to [0, 1], got {bad[:4]}")
-            continue
-        count += 1
+        problem = row_problem(fields, task, nc, kpt_shape)
+        if problem:
+            problems.append(LabelProblem(f"{path}:{lineno}", *problem))
+        else:
+            count += 1
     return count
 
 
-def load_data_yaml(data: str | Path) -> dict[str, Any]:
-    path = Path(data)
-    if not path.is_file():
-        raise DatasetError(f"dataset file {path} does not exist")
-    d = yaml.safe_load(path.read_text()) or {}
-    for key in ("train", "val", "names"):
-        if key not in d:
-            raise DatasetError(f"{path}: missing key '{key}' (needed: path, train, val, names)")
-    return d
+def raise_label_problems(problems: list[LabelProblem], error_type: type[DatasetError] | type = DatasetError) -> None:
+    """One error for all problems: the first in full, then the count and the next locations."""
+    if not problems:
+        return
+    first, rest = problems[0], problems[1:]
+    what = first.what
+    if rest:
+        shown = ", ".join(p.where for p in rest[:SHOWN_LOCATIONS])
+        what += f" ({len(rest)} more label error(s): {shown}{', ...' if len(rest) > SHOWN_LOCATIONS else ''})"
+    error = error_type(what, file=first.where, key=first.key, allowed=first.allowed)
+    error.problems = problems
+    raise error
 
 
-def split_dirs(d: dict[str, Any], data: Path, split: str) -> tuple[Path, Path]:
-    root = Path(d.get("path") or data.parent)
-    root = root if root.is_absolute() else (data.parent / root).resolve()
-    images = root / d[split]
-    if not images.is_dir():
-        raise DatasetError(f"{data}: '{split}' points to {images}, which is not a directory")
-    sa, sb = f"{os.sep}images{os.sep}", f"{os.sep}labels{os.sep}"  # Ultralytics' rule: last /images/ -> /labels/
-    labels = Path(sb.join(f"{images}{os.sep}".rsplit(sa, 1))[:-1] if sa in f"{images}{os.sep}" else images)
-    return images, labels
+def check_split_labels(d: DataFile, split: str, task: str, decode_images: bool = False,
+                       report: CheckReport | None = None) -> CheckReport:
+    """Check the label rows of one split (raising on any bad row); optionally decode every image."""
+    report = report or CheckReport(task)
+    problems: list[LabelProblem] = []
+    n_img = n_inst = n_bg = 0
+    for img in split_images(d, split):
+        if decode_images:
+            reason = image_problem(img)
+            if reason:
+                report.corrupt.append(f"{img}: {reason}")
+                continue
+        n_img += 1
+        label = label_path(img)
+        if not label.is_file():
+            n_bg += 1
+            continue
+        found = check_label_file(label, task, d.nc, d.kpt_shape, problems)
+        n_bg += found == 0
+        n_inst += found
+    raise_label_problems(problems)
+    report.images[split], report.instances[split], report.background[split] = n_img, n_inst, n_bg
+    return report
 
 
 def check_dataset(data: str | Path, task: str) -> CheckReport:
     """Check a detect/segment/pose/obb ``data.yaml`` or a classification directory; raise DatasetError on errors."""
     if task == "classify":
         return check_classify(Path(data))
-    if task not in ("detect", "segment", "pose", "obb"):
-        raise DatasetError(f"task {task!r} is not allowed; allowed values: detect, segment, pose, obb, classify")
-    data = Path(data)
-    d = load_data_yaml(data)
-    nc = len(d["names"])
-    kpt_shape = d.get("kpt_shape")
-    if task == "pose" and not kpt_shape:
-        raise DatasetError(f"{data}: missing key 'kpt_shape' (needed for task pose)")
-    report, errors = CheckReport(task), []
+    if task not in LABEL_TASKS:
+        raise DatasetError(f"task {task!r} is not known", key="--task", allowed=list(TASKS))
+    d = read_data_yaml(data, task)
+    report = CheckReport(task)
     for split in ("train", "val"):
-        images, labels = split_dirs(d, data, split)
-        n_img = n_inst = n_bg = 0
-        for img in sorted(p for p in images.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES):
-            reason = image_ok(img)
-            if reason:
-                report.corrupt.append(f"{img}: {reason}")
-                continue
-            n_img += 1
-            label = labels / img.relative_to(images).with_suffix(".txt")
-            if not label.is_file():
-                n_bg += 1
-                continue
-            found = check_label_file(label, task, nc, kpt_shape, errors)
-            n_bg += found == 0
-            n_inst += found
-        report.images[split], report.instances[split], report.background[split] = n_img, n_inst, n_bg
-    if errors:
-        more = f"\n... and {len(errors) - MAX_REPORTED} more" if len(errors) > MAX_REPORTED else ""
-        raise DatasetError(f"{len(errors)} label error(s) in {data}:\n" + "\n".join(errors[:MAX_REPORTED]) + more)
+        check_split_labels(d, split, task, decode_images=True, report=report)
     for item in report.corrupt:
         print(f"skipped corrupt image {item}", flush=True)
     return report
 
 
 def check_classify(root: Path) -> CheckReport:
+    from ultralytics.data.utils import IMG_FORMATS  # the suffixes ClassificationDataset loads
+
     report = CheckReport("classify")
     if not root.is_dir():
-        raise DatasetError(f"classification dataset {root} is not a directory (expected train/<class>/, val/<class>/)")
+        raise DatasetError("not a directory", file=root, key="--data",
+                           allowed="a classification dataset directory with train/<class>/ and val/<class>/")
     classes = None
     for split in ("train", "val"):
         split_dir = root / split
         if not split_dir.is_dir():
-            raise DatasetError(f"classification dataset {root}: missing split directory {split_dir}")
+            raise DatasetError(f"missing split directory {split_dir}", file=root, key="--data",
+                               allowed="a directory with train/<class>/ and val/<class>/")
         names = sorted(p.name for p in split_dir.iterdir() if p.is_dir())
         if classes is not None and names != classes:
-            raise DatasetError(f"{split_dir}: class directories {names} differ from train's {classes}")
+            raise DatasetError(f"class directories {names[:5]} differ from train's {classes[:5]}", file=split_dir,
+                               key="classes", allowed="the same class directories in train/ and val/")
         classes, n_img = names, 0
-        for img in sorted(p for p in split_dir.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES):
-            reason = image_ok(img)
+        for img in sorted(p for p in split_dir.rglob("*.*") if p.suffix[1:].lower() in IMG_FORMATS):
+            reason = image_problem(img)
             if reason:
                 report.corrupt.append(f"{img}: {reason}")
             else:

@@ -20,7 +20,9 @@ from typing import Any
 
 from ultralytics.data.utils import IMG_FORMATS  # the suffixes YOLODataset loads: our counts match training
 
+from ..errors import UserError
 from ..io import write_yaml as write_yaml_atomic
+from .check import LabelProblem, raise_label_problems, zero_extent
 
 # Ultralytics' DOTAv1.yaml order: the class index in every label file refers to this list.
 DOTA_V1_NAMES = (
@@ -44,10 +46,9 @@ DOTA_V1_NAMES = (
 DOTA_V1_IMAGES = {"train": 1411, "val": 458}
 SPLITS = ("train", "val")
 FIELDS = 9  # class + 4 corner points
-MAX_REPORTED = 20  # problems listed in one error; the total is always given
 
 
-class DotaError(ValueError):
+class DotaError(UserError):
     """The DOTA tree is incomplete, a label row is malformed, or the counts differ from the expected ones."""
 
 
@@ -63,7 +64,7 @@ def validate_dota(
     root = Path(root).expanduser().resolve()
     expected = check_expected(expected)
     if not (isinstance(coord_margin, (int, float)) and 0 <= coord_margin < 1):
-        raise DotaError(f"dota: coord_margin must be a number in [0, 1), got {coord_margin!r}")
+        raise DotaError(f"coord_margin is {coord_margin!r}", key="coord_margin", allowed="a number in [0, 1)")
     require_layout(root)
     counts = {split: validate_split(root, split, coord_margin) for split in SPLITS}
     test_dir = root / "images" / "test"
@@ -79,22 +80,22 @@ def validate_dota(
 def check_expected(expected: dict[str, int] | None) -> dict[str, int]:
     for split, value in (expected or {}).items():
         if split not in (*SPLITS, "test"):
-            raise DotaError(f"dota: expected key {split!r} is not allowed; allowed keys: {[*SPLITS, 'test']}")
+            raise DotaError(f"unknown split {split!r}", key="expected", allowed=[*SPLITS, "test"])
         if not isinstance(value, int) or value < 0:
-            raise DotaError(f"dota: expected[{split!r}] must be a non-negative image count, got {value!r}")
+            raise DotaError(f"image count {value!r}", key=f"expected[{split!r}]", allowed="integers >= 0")
     return dict(expected or {})
 
 
 def require_layout(root: Path) -> None:
     if not root.is_dir():
-        raise DotaError(f"dota: {root} is not a directory; supply the DOTA root holding images/ and labels/")
+        raise DotaError("not a directory", file=root, key="--root",
+                        allowed="the DOTA root holding images/ and labels/")
     for kind in ("images", "labels"):
         for split in SPLITS:
             if not (root / kind / split).is_dir():
-                raise DotaError(
-                    f"dota: {root / kind / split} does not exist; expected {kind}/{split} under {root} "
-                    f"(labels come from ultralytics.data.converter.convert_dota_to_yolo_obb)"
-                )
+                raise DotaError(f"{kind}/{split} does not exist", file=root, key="--root",
+                                allowed=f"a DOTA root with {kind}/{split} (labels come from "
+                                "ultralytics.data.converter.convert_dota_to_yolo_obb)")
 
 
 def image_files(directory: Path) -> list[Path]:
@@ -106,7 +107,7 @@ def validate_split(root: Path, split: str, coord_margin: float) -> dict[str, Any
     images = image_files(root / "images" / split)
     label_files = sorted((root / "labels" / split).glob("*.txt"))
     per_class = [0] * len(DOTA_V1_NAMES)
-    problems: list[str] = []
+    problems: list[LabelProblem] = []
     non_empty: set[str] = set()
     for label_file in label_files:
         classes = check_label_file(label_file, root, coord_margin, problems)
@@ -114,8 +115,7 @@ def validate_split(root: Path, split: str, coord_margin: float) -> dict[str, Any
             per_class[cls] += 1
         if classes:
             non_empty.add(label_file.stem)
-    if problems:
-        raise DotaError(format_problems(problems))
+    raise_label_problems(problems, DotaError)
     image_stems = {p.stem for p in images}
     labelled = len(image_stems & non_empty)
     return {
@@ -129,9 +129,8 @@ def validate_split(root: Path, split: str, coord_margin: float) -> dict[str, Any
     }
 
 
-def check_label_file(path: Path, root: Path, coord_margin: float, problems: list[str]) -> list[int]:
-    """Append one message per bad row to ``problems``; return the classes of the good rows."""
-    where = path.relative_to(root).as_posix()
+def check_label_file(path: Path, root: Path, coord_margin: float, problems: list[LabelProblem]) -> list[int]:
+    """Append one problem per bad row to ``problems``; return the classes of the good rows."""
     classes = []
     # utf-8-sig: Ultralytics reads labels the same way, so a byte-order mark is not an error
     for number, line in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), start=1):
@@ -139,41 +138,38 @@ def check_label_file(path: Path, root: Path, coord_margin: float, problems: list
             continue  # Ultralytics skips blank lines too
         error = row_error(line.split(), coord_margin)
         if error:
-            problems.append(f"{where}:{number}: {error}")
+            problems.append(LabelProblem(f"{path}:{number}", *error))
         else:
             classes.append(int(line.split()[0]))
     return classes
 
 
-def row_error(fields: list[str], coord_margin: float) -> str | None:
-    """Why a label row is invalid (``None`` if it is valid)."""
+def row_error(fields: list[str], coord_margin: float) -> tuple[str, str, str] | None:
+    """(field, what, allowed) for an invalid label row, ``None`` for a valid one."""
     if len(fields) != FIELDS:
-        return f"expected {FIELDS} fields 'class x1 y1 x2 y2 x3 y3 x4 y4', got {len(fields)}"
+        return "fields", f"{len(fields)} fields", f"{FIELDS} fields 'class x1 y1 x2 y2 x3 y3 x4 y4'"
     last_class = len(DOTA_V1_NAMES) - 1
     if not (fields[0].isascii() and fields[0].isdigit()) or int(fields[0]) > last_class:
-        return f"class {fields[0]!r} is not an integer in 0..{last_class}"
+        return "class", f"class {fields[0]!r} is not a DOTA v1 class index", f"integers 0..{last_class}"
     low, high = 0.0 - coord_margin, 1.0 + coord_margin  # 0.0 - 0.0 is 0.0, where -0.0 would print "-0"
     for name, text in zip(("x1", "y1", "x2", "y2", "x3", "y3", "x4", "y4"), fields[1:]):
         try:
             value = float(text)
         except ValueError:
-            return f"{name} {text!r} is not a number"
+            return name, f"{text!r} is not a number", "numbers"
         if not math.isfinite(value) or not low <= value <= high:
-            return f"{name} {text} is outside [{low:g}, {high:g}] (coordinates are normalised by image size)"
-    return None
-
-
-def format_problems(problems: list[str]) -> str:
-    shown = "\n  ".join(problems[:MAX_REPORTED])
-    more = f"\n  ... and {len(problems) - MAX_REPORTED} more" if len(problems) > MAX_REPORTED else ""
-    return f"dota: {len(problems)} invalid label rows:\n  {shown}{more}"
+            return name, f"{text} is outside [{low:g}, {high:g}] (coordinates are normalised by image size)", \
+                f"[{low:g}, {high:g}]"
+    zero = zero_extent("obb", [float(v) for v in fields])
+    return (*zero, "objects of positive width and height") if zero else None
 
 
 def check_image_counts(root: Path, counts: dict[str, dict[str, Any]], expected: dict[str, int]) -> None:
     for split, wanted in expected.items():
         found = counts.get(split, {}).get("images", 0)
         if found != wanted:
-            raise DotaError(f"dota: {root / 'images' / split}: expected {wanted} images, found {found}")
+            raise DotaError(f"found {found} images, expected {wanted}", file=root / "images" / split,
+                            key="expected", allowed="the expected image count, or leave expected out")
 
 
 def write_dota_yaml(root: Path, has_test: bool = False) -> Path:

@@ -29,6 +29,7 @@ from typing import Any
 
 from ultralytics.data.utils import IMG_FORMATS  # the suffixes ClassificationDataset loads: our counts match training
 
+from ..errors import UserError
 from ..io import atomic_dir, write_json, write_yaml
 
 EXPECTED = {"classes": 1000, "train": 1_281_167, "val": 50_000}
@@ -43,7 +44,7 @@ WNID = re.compile(r"n\d{8}")
 VAL_PROGRESS_EVERY = 5000  # images between two val progress lines
 
 
-class ImageNetError(ValueError):
+class ImageNetError(UserError):
     """The ImageNet sources or the prepared tree are missing, inconsistent, or have the wrong counts."""
 
 
@@ -66,10 +67,9 @@ def prepare_imagenet(
     out = Path(out).expanduser().resolve()
     if tree is not None:
         if any(x is not None for x in (train_tar, val_tar, devkit, val_labels)):
-            raise ImageNetError(
-                "imagenet: give either tree= (an existing train/ + val/ folder tree) or the archives "
-                "(train_tar=, val_tar=, devkit= or val_labels=), not both"
-            )
+            raise ImageNetError("both an extracted tree and archives given", key="--tree",
+                                allowed="either --tree (an existing train/ + val/ folder tree) or the archives "
+                                "(--train-tar, --val-tar, --devkit or --val-labels), not both")
         root = require_dir(tree, "tree", "a folder with train/<wnid>/*.JPEG and val/<wnid>/*.JPEG")
         source = {"mode": "tree", "tree": str(root)}
     else:
@@ -99,27 +99,36 @@ def expected_counts(overrides: dict[str, int] | None) -> dict[str, int]:
     expected = dict(EXPECTED)
     for key, value in (overrides or {}).items():
         if key not in EXPECTED:
-            raise ImageNetError(f"imagenet: expected key {key!r} is not allowed; allowed keys: {list(EXPECTED)}")
+            raise ImageNetError(f"unknown key {key!r}", key="expected", allowed=list(EXPECTED))
         if not isinstance(value, int) or value < 1:
-            raise ImageNetError(f"imagenet: expected[{key!r}] must be a positive integer, got {value!r}")
+            raise ImageNetError(f"{value!r} is not a positive integer", key=f"expected[{key!r}]",
+                                allowed="integers >= 1")
         expected[key] = value
     return expected
 
 
 def require_file(path: str | Path | None, argument: str, what: str) -> Path:
     if path is None:
-        raise ImageNetError(f"imagenet: no {argument}= given; supply {what} (or tree= for an already extracted tree)")
+        raise ImageNetError("not given", key=flag(argument),
+                            allowed=f"{what} (or --tree for an already extracted tree)")
     path = Path(path).expanduser().resolve()
     if not path.is_file():
-        raise ImageNetError(f"imagenet: {argument}={path} does not exist or is not a file; supply {what}")
+        raise ImageNetError(f"{argument}={path} does not exist or is not a file", file=path,
+                            key=flag(argument), allowed=what)
     return path
 
 
 def require_dir(path: str | Path, argument: str, what: str) -> Path:
     path = Path(path).expanduser().resolve()
     if not path.is_dir():
-        raise ImageNetError(f"imagenet: {argument}={path} is not a directory; supply {what}")
+        raise ImageNetError(f"{argument}={path} is not a directory", file=path, key=flag(argument),
+                            allowed=what)
     return path
+
+
+def flag(argument: str) -> str:
+    """The command-line flag of a prepare_imagenet argument (errors name what the user typed)."""
+    return f"--{argument.replace('_', '-')}"
 
 
 # ----------------------------------------------------------------------------------------------- val ground truth
@@ -128,7 +137,8 @@ def load_val_labels(
 ) -> tuple[dict[str, str], str]:
     """Map each val image's stem (``ILSVRC2012_val_00000001``) to its WNID; also return where the mapping came from."""
     if devkit is not None and val_labels is not None:
-        raise ImageNetError("imagenet: give one val ground truth, devkit= or val_labels=, not both")
+        raise ImageNetError("two val ground truths given", key="--devkit",
+                            allowed="one of --devkit or --val-labels")
     if val_labels is not None:
         what = f"a CSV with columns {','.join(CSV_COLUMNS)} (LOC_val_solution.csv)"
         path = require_file(val_labels, "val_labels", what)
@@ -136,13 +146,14 @@ def load_val_labels(
     if devkit is not None:
         path = Path(devkit).expanduser().resolve()
         if not path.exists():
-            raise ImageNetError(f"imagenet: devkit={path} does not exist; supply {DEVKIT} or its extracted folder")
+            raise ImageNetError(f"devkit={path} does not exist", file=path, key="--devkit",
+                                allowed=f"{DEVKIT} or its extracted folder")
         ground_truth, meta = read_devkit_files(path)
         return val_labels_from_devkit(ground_truth, meta, path), str(path)
     raise ImageNetError(
-        f"imagenet: no val ground truth: supply devkit= ({DEVKIT}, which holds {DEVKIT_GROUND_TRUTH} and "
-        f"{DEVKIT_META}) or val_labels= (LOC_val_solution.csv with columns {','.join(CSV_COLUMNS)})"
-    )
+        "no val ground truth: supply devkit= or val_labels=", key="--devkit",
+        allowed=f"--devkit ({DEVKIT}, which holds {DEVKIT_GROUND_TRUTH} and {DEVKIT_META}) or --val-labels "
+        f"(LOC_val_solution.csv with columns {','.join(CSV_COLUMNS)})")
 
 
 def read_val_csv(path: Path) -> dict[str, str]:
@@ -151,18 +162,17 @@ def read_val_csv(path: Path) -> dict[str, str]:
         reader = csv.DictReader(f)
         missing = [c for c in CSV_COLUMNS if c not in (reader.fieldnames or [])]
         if missing:
-            raise ImageNetError(
-                f"imagenet: {path}: header has columns {reader.fieldnames}, missing {missing}; "
-                f"expected the LOC_val_solution.csv form 'ImageId,PredictionString'"
-            )
+            raise ImageNetError(f"header has columns {reader.fieldnames}, missing {missing}",
+                                file=f"{path}:1", key="--val-labels",
+                                allowed="the LOC_val_solution.csv form 'ImageId,PredictionString'")
         for row in reader:
             tokens = (row["PredictionString"] or "").split()
             # PredictionString lists 'WNID x1 y1 x2 y2' per box; all boxes of a val image share its class
             if not tokens or not WNID.fullmatch(tokens[0]):
                 raise ImageNetError(
-                    f"imagenet: {path}:{reader.line_num}: PredictionString {row['PredictionString']!r} does not start "
-                    f"with a WNID like n01440764"
-                )
+                    f"PredictionString {row['PredictionString']!r} does not start with a WNID",
+                    file=f"{path}:{reader.line_num}", key="PredictionString", allowed="'<wnid> x1 y1 x2 y2 ...', "
+                    "e.g. 'n01440764 10 20 30 40'")
             labels[Path(row["ImageId"].strip()).stem] = tokens[0]
     return labels
 
@@ -174,7 +184,8 @@ def read_devkit_files(devkit: Path) -> tuple[bytes, bytes]:
         found = {name: next(devkit.rglob(PurePosixPath(name).name), None) for name in wanted}
         missing = [name for name, p in found.items() if p is None]
         if missing:
-            raise ImageNetError(f"imagenet: devkit folder {devkit} lacks {missing}; supply the extracted {DEVKIT}")
+            raise ImageNetError(f"devkit folder lacks {missing}", file=devkit, key="--devkit",
+                                allowed=f"the extracted {DEVKIT}")
         return found[DEVKIT_GROUND_TRUTH].read_bytes(), found[DEVKIT_META].read_bytes()
     contents: dict[str, bytes] = {}
     try:
@@ -184,10 +195,12 @@ def read_devkit_files(devkit: Path) -> tuple[bytes, bytes]:
                     if member.isfile() and member.name.endswith(name):
                         contents[name] = tar.extractfile(member).read()
     except tarfile.TarError as e:
-        raise ImageNetError(f"imagenet: devkit={devkit} is not a readable tar archive ({e}); supply {DEVKIT}") from e
+        raise ImageNetError(f"not a readable tar archive ({e})", file=devkit, key="--devkit",
+                            allowed=DEVKIT) from None
     missing = [name for name in wanted if name not in contents]
     if missing:
-        raise ImageNetError(f"imagenet: devkit archive {devkit} has no member ending in {missing}; supply {DEVKIT}")
+        raise ImageNetError(f"devkit archive has no member ending in {missing}", file=devkit,
+                            key="--devkit", allowed=DEVKIT)
     return contents[DEVKIT_GROUND_TRUTH], contents[DEVKIT_META]
 
 
@@ -200,9 +213,8 @@ def wnid_by_ilsvrc_id(meta_mat: bytes, devkit: Path) -> dict[int, str]:
         synsets = np.atleast_1d(loadmat(io.BytesIO(meta_mat), squeeze_me=True)["synsets"]).ravel()
         ids, wnids = synsets["ILSVRC2012_ID"], synsets["WNID"]
     except Exception as e:  # any malformed file: say which one and what was looked for
-        raise ImageNetError(
-            f"imagenet: {devkit}: {DEVKIT_META} has no struct array 'synsets' with fields ILSVRC2012_ID and WNID ({e})"
-        ) from e
+        raise ImageNetError(f"{DEVKIT_META} has no struct array 'synsets' with fields ILSVRC2012_ID and "
+                            f"WNID ({e})", file=devkit, key="--devkit", allowed=DEVKIT) from None
     # MATLAB char arrays load as str, but some scipy/file versions give bytes
     return {int(i): w.decode() if isinstance(w, bytes) else str(w) for i, w in zip(ids, wnids)}
 
@@ -216,9 +228,11 @@ def val_labels_from_devkit(ground_truth: bytes, meta_mat: bytes, devkit: Path) -
         try:
             ilsvrc_id = int(line)
         except ValueError:
-            raise ImageNetError(f"imagenet: {where}: expected an ILSVRC2012_ID (integer), got {line!r}") from None
+            raise ImageNetError(f"{line!r} is not an integer", file=where, key="ILSVRC2012_ID",
+                                allowed="an ILSVRC2012_ID per line") from None
         if ilsvrc_id not in wnids:
-            raise ImageNetError(f"imagenet: {where}: ILSVRC2012_ID {ilsvrc_id} is not in {DEVKIT_META}")
+            raise ImageNetError(f"ILSVRC2012_ID {ilsvrc_id} is not in {DEVKIT_META}", file=where,
+                                key="ILSVRC2012_ID", allowed=f"the ids of {DEVKIT_META}")
         labels[f"ILSVRC2012_val_{number:08d}"] = wnids[ilsvrc_id]
     return labels
 
@@ -255,7 +269,8 @@ def open_tar(path: Path) -> tarfile.TarFile:
     try:
         return tarfile.open(path, "r:*")
     except tarfile.TarError as e:
-        raise ImageNetError(f"imagenet: {path} is not a readable tar archive ({e})") from e
+        raise ImageNetError(f"not a readable tar archive ({e})", file=path,
+                            key="--train-tar" if path.name == TRAIN_TAR else "--val-tar") from None
 
 
 def remove_leftover_temp_dirs(split_dir: Path) -> None:
@@ -263,7 +278,7 @@ def remove_leftover_temp_dirs(split_dir: Path) -> None:
     if not split_dir.is_dir():
         return
     for leftover in split_dir.glob(".*.tmp"):
-        print(f"imagenet: removing {leftover} left by an interrupted run", flush=True)
+        print(f"removing {leftover} left by an interrupted run", flush=True)
         shutil.rmtree(leftover, ignore_errors=True)
 
 
@@ -274,12 +289,14 @@ def train_class_members(tar: tarfile.TarFile, path: Path) -> dict[str, tarfile.T
         if not member.isfile() or name.suffix != ".tar":
             continue
         if not WNID.fullmatch(name.stem):  # the stem becomes a directory name: only WNIDs are accepted
-            raise ImageNetError(f"imagenet: {path}: member {member.name!r} is not named <wnid>.tar, e.g. n01440764.tar")
+            raise ImageNetError(f"member {member.name!r} is not named <wnid>.tar", file=path,
+                                key="--train-tar", allowed="<wnid>.tar members, e.g. n01440764.tar")
         if name.stem in classes:
-            raise ImageNetError(f"imagenet: {path}: class archive {name.stem}.tar appears twice")
+            raise ImageNetError(f"class archive {name.stem}.tar appears twice", file=path, key="--train-tar")
         classes[name.stem] = member
     if not classes:
-        raise ImageNetError(f"imagenet: {path} holds no <wnid>.tar members; supply {TRAIN_TAR} as downloaded")
+        raise ImageNetError("holds no <wnid>.tar members", file=path, key="--train-tar",
+                            allowed=f"{TRAIN_TAR} as downloaded")
     return dict(sorted(classes.items()))
 
 
@@ -291,23 +308,23 @@ def labelled_val_members(
     unlabelled = [m.name for m, wnid in labelled if wnid is None]
     if unlabelled:
         raise ImageNetError(
-            f"imagenet: {len(unlabelled)} of {len(images)} images in {path} have no label in {label_source} "
-            f"(first: {unlabelled[:3]}); supply the ground truth that matches this archive"
-        )
+            f"{len(unlabelled)} of {len(images)} images in {path} have no label in {label_source} "
+            f"(first: {unlabelled[:3]})", file=label_source, key="--devkit/--val-labels",
+            allowed="the ground truth that matches this archive")
     return labelled
 
 
 def check_same_classes(train: set[str], val: set[str], train_tar: Path, label_source: str) -> None:
     if train - val:
         raise ImageNetError(
-            f"imagenet: {len(train - val)} classes of {train_tar} have no val image in {label_source} "
-            f"(first: {sorted(train - val)[:3]}); every class needs val images"
-        )
+            f"{len(train - val)} classes of {train_tar} have no val image in {label_source} "
+            f"(first: {sorted(train - val)[:3]})", file=label_source, key="--devkit/--val-labels",
+            allowed="val images for every class")
     if val - train:
         raise ImageNetError(
-            f"imagenet: {label_source} labels val images with {len(val - train)} classes that {train_tar} lacks "
-            f"(first: {sorted(val - train)[:3]})"
-        )
+            f"labels val images with {len(val - train)} classes that {train_tar} lacks "
+            f"(first: {sorted(val - train)[:3]})", file=label_source, key="--devkit/--val-labels",
+            allowed="the classes of the train archive")
 
 
 def is_image_member(member: tarfile.TarInfo) -> bool:
@@ -377,12 +394,14 @@ def count_tree(root: Path) -> dict[str, dict[str, int]]:
     for split in SPLITS:
         split_dir = root / split
         if not split_dir.is_dir():
-            raise ImageNetError(f"imagenet: {split_dir} does not exist; expected {split}/<wnid>/*.JPEG under {root}")
+            raise ImageNetError(f"{split_dir} does not exist", file=root, key="--tree",
+                                allowed=f"a folder with {split}/<wnid>/*.JPEG")
         class_dirs = existing_class_dirs(split_dir)
         hidden = [p.name for p in class_dirs if p.name.startswith(".")]
         if hidden:
             # torchvision's ImageFolder would take these for extra classes and shift every class index
-            raise ImageNetError(f"imagenet: {split_dir} has hidden directories {hidden[:3]}; remove them")
+            raise ImageNetError(f"hidden directories {hidden[:3]} (ImageFolder would count them as "
+                                "classes); remove them", file=split_dir, key="--tree", allowed="<wnid> directories")
         per_class[split] = {p.name: count_images(p) for p in class_dirs}
     return per_class
 
@@ -403,22 +422,21 @@ def check_counts(root: Path, per_class: dict[str, dict[str, int]], expected: dic
     missing_in_val = sorted(set(train) - set(val))
     if missing_in_val:
         raise ImageNetError(
-            f"imagenet: {len(missing_in_val)} classes of {root / 'train'} are missing from {root / 'val'} "
-            f"(first: {missing_in_val[:3]}); every class needs val images"
-        )
+            f"{len(missing_in_val)} classes of {root / 'train'} are missing from {root / 'val'} "
+            f"(first: {missing_in_val[:3]})", file=root / "val", key="--tree", allowed="val images for every class")
     extra_in_val = sorted(set(val) - set(train))
     if extra_in_val:
-        raise ImageNetError(f"imagenet: {root / 'val'} has classes not in {root / 'train'}: {extra_in_val[:3]}")
+        raise ImageNetError(f"classes not in {root / 'train'}: {extra_in_val[:3]}", file=root / "val",
+                            key="--tree", allowed="the classes of train/")
     for split, counts in per_class.items():
         empty = sorted(wnid for wnid, n in counts.items() if n == 0)
         if empty:
-            raise ImageNetError(f"imagenet: {root / split} has {len(empty)} classes without images: {empty[:3]}")
+            raise ImageNetError(f"{len(empty)} classes without images: {empty[:3]}", file=root / split,
+                                key="--tree", allowed="at least one image per class")
         check_total(root / split, f"{split} images", sum(counts.values()), expected[split])
 
 
 def check_total(path: Path, what: str, found: int, expected: int) -> None:
     if found != expected:
-        raise ImageNetError(
-            f"imagenet: {path}: expected {expected:,} {what}, found {found:,}; supply the complete ILSVRC2012 "
-            f"files, or pass expected={{...}} for a deliberate subset"
-        )
+        raise ImageNetError(f"found {found:,} {what}, expected {expected:,}", file=path, key="expected",
+                            allowed="the complete ILSVRC2012 files, or expected={...} for a deliberate subset")

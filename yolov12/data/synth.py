@@ -24,9 +24,11 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw
 
+from ..errors import UserError
 from ..io import atomic_dir
+from ..registry import TASKS as REGISTRY_TASKS
 
-TASKS = ("detect", "segment", "pose", "obb", "classify")
+TASKS = tuple(REGISTRY_TASKS)  # every task of the suite has a synthetic set
 SHAPES = ("circle", "square", "triangle", "hexagon", "star", "cross", "diamond", "pentagon")
 POSE_KEYPOINTS = ("top", "upper_right", "lower_right", "lower_left", "upper_left")  # the tips of a star
 POSE_FLIP_IDX = [0, 4, 3, 2, 1]
@@ -47,15 +49,23 @@ class SynthSpec:
     seed: int = 0
 
     def __post_init__(self):
+        # keys are the command-line flags of 'yolov12 data synth', which builds this spec from them
         if self.task not in TASKS:
-            raise ValueError(f"synth: task {self.task!r} is not allowed; allowed values: {list(TASKS)}")
-        for name in ("n_train", "n_val", "imgsz", "nc", "max_objects"):
-            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
-                raise ValueError(f"synth: {name} = {getattr(self, name)!r} must be a positive integer")
-        if self.imgsz < 32 or (self.height is not None and (not isinstance(self.height, int) or self.height < 32)):
-            raise ValueError(f"synth: imgsz = {self.imgsz} and height = {self.height} must be at least 32")
+            raise UserError(f"task {self.task!r} is not known", key="--task", allowed=list(TASKS))
+        for name in ("n_train", "n_val", "imgsz", "nc", "max_objects", "seed"):
+            value = getattr(self, name)
+            low = 0 if name == "seed" else 1
+            if not isinstance(value, int) or isinstance(value, bool) or value < low:
+                raise UserError(f"{name} = {value!r}", key=f"--{name.replace('_', '-')}",
+                                allowed=f"integers >= {low}")
+        for name in ("imgsz", "height"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, int) or value < 32):
+                raise UserError(f"{name} = {value!r} is too small to draw shapes on", key=f"--{name}",
+                                allowed="integers >= 32")
         if self.task != "pose" and not 1 <= self.nc <= len(SHAPES):
-            raise ValueError(f"synth: nc = {self.nc} must be between 1 and {len(SHAPES)} (one class per shape)")
+            raise UserError(f"nc = {self.nc}: there is one class per shape", key="--nc",
+                            allowed=f"1..{len(SHAPES)}")
 
     @property
     def wh(self) -> tuple[int, int]:
@@ -283,7 +293,8 @@ def write_classify_split(tmp: Path, spec: SynthSpec, split: str, count: int, pro
         (tmp / split / name).mkdir(parents=True)
     for i in range(count):
         cls = i % spec.nc  # balanced classes
-        save_png(classify_image(image_rng(spec, split, i), spec, cls), tmp / split / spec.names[cls] / f"{i + 1:06d}.png")
+        image = classify_image(image_rng(spec, split, i), spec, cls)
+        save_png(image, tmp / split / spec.names[cls] / f"{i + 1:06d}.png")
         per_class[spec.names[cls]] = per_class.get(spec.names[cls], 0) + 1
         progress(split, i + 1, count)
     return per_class
