@@ -169,7 +169,7 @@ def test_missing_label_file_is_background_and_missing_dir_is_an_error(broken):
 
 
 def test_missing_key_and_missing_file(broken):
-    with pytest.raises(UserError, match="nope.yaml: dataset file not found"):
+    with pytest.raises(UserError, match="nope.yaml: --data: dataset file not found"):
         check_dataset(broken / "nope.yaml", "detect")
     (broken / "data.yaml").write_text("train: images/train\nval: images/val\n")
     with pytest.raises(DatasetError, match="data.yaml: names: missing key"):

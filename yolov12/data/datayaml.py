@@ -74,6 +74,9 @@ def keypoint_shape(raw: dict[str, Any], file: Path, task: str | None) -> list[in
 def read_data_yaml(data: str | Path, task: str | None = None) -> DataFile:
     """Load and validate a detect/segment/pose/obb data.yaml (keys, names, nc, kpt_shape, root)."""
     file = Path(data)
+    if not file.is_file():
+        raise DatasetError("dataset file not found" if not file.exists() else "is a directory, expected a data.yaml",
+                           file=file, key="--data", allowed="an Ultralytics data.yaml (classify: a dataset directory)")
     raw = load_yaml(file, "dataset file")
     if not isinstance(raw, dict):
         raise DatasetError(f"top level is {type(raw).__name__}, expected a mapping", file=file, key="(file)",

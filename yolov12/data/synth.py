@@ -24,56 +24,15 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw
 
-from ..errors import UserError
 from ..io import atomic_dir
-from ..registry import TASKS as REGISTRY_TASKS
+from .synth_spec import SHAPES, TASKS, SynthSpec
 
-TASKS = tuple(REGISTRY_TASKS)  # every task of the suite has a synthetic set
-SHAPES = ("circle", "square", "triangle", "hexagon", "star", "cross", "diamond", "pentagon")
+__all__ = ["POSE_KEYPOINTS", "SHAPES", "TASKS", "SynthSpec", "generate"]
 POSE_KEYPOINTS = ("top", "upper_right", "lower_right", "lower_left", "upper_left")  # the tips of a star
 POSE_FLIP_IDX = [0, 4, 3, 2, 1]
 POSE_SKELETON = [[1, 2], [2, 3], [3, 4], [4, 5], [5, 1]]  # COCO convention: 1-based keypoint indices
 MIN_VISIBLE = 0.5  # a shape may be hidden by later shapes, but at most half of it
 SPLITS = {"train": 0, "val": 1}
-
-
-@dataclasses.dataclass(frozen=True)
-class SynthSpec:
-    task: str = "detect"
-    n_train: int = 256
-    n_val: int = 64
-    imgsz: int = 160  # image width (and height, unless ``height`` is given)
-    height: int | None = None
-    nc: int = 5
-    max_objects: int = 6
-    seed: int = 0
-
-    def __post_init__(self):
-        # keys are the command-line flags of 'yolov12 data synth', which builds this spec from them
-        if self.task not in TASKS:
-            raise UserError(f"task {self.task!r} is not known", key="--task", allowed=list(TASKS))
-        for name in ("n_train", "n_val", "imgsz", "nc", "max_objects", "seed"):
-            value = getattr(self, name)
-            low = 0 if name == "seed" else 1
-            if not isinstance(value, int) or isinstance(value, bool) or value < low:
-                raise UserError(f"{name} = {value!r}", key=f"--{name.replace('_', '-')}",
-                                allowed=f"integers >= {low}")
-        for name in ("imgsz", "height"):
-            value = getattr(self, name)
-            if value is not None and (not isinstance(value, int) or value < 32):
-                raise UserError(f"{name} = {value!r} is too small to draw shapes on", key=f"--{name}",
-                                allowed="integers >= 32")
-        if self.task != "pose" and not 1 <= self.nc <= len(SHAPES):
-            raise UserError(f"nc = {self.nc}: there is one class per shape", key="--nc",
-                            allowed=f"1..{len(SHAPES)}")
-
-    @property
-    def wh(self) -> tuple[int, int]:
-        return self.imgsz, self.height or self.imgsz
-
-    @property
-    def names(self) -> list[str]:
-        return ["star"] if self.task == "pose" else list(SHAPES[: self.nc])
 
 
 # ---------------------------------------------------------------------------------------------------------- shapes

@@ -15,6 +15,12 @@ pycocotools (or faster-coco-eval). Which metrics:
 Category ids: class *i* of the model is the *i*-th smallest category id of the ground truth (COCO's 80 classes ->
 ids 1..90 with gaps; the synthetic sets -> 1..nc), unless the dataset manifest lists ``category_ids``. Image ids are
 taken from the ground truth by file name.
+
+What a result records (``evaluate()`` returns it and writes it to ``out``): the settings actually used (image size,
+thresholds, batch, device, ``precision`` fp16|fp32), ``counts`` of the images and objects evaluated against the
+ground truth's (``yolov12.evaluate.counts``; a mismatch is refused unless ``allow_subset``, then ``subset: true``),
+the checkpoint and ground truth with their SHA-256, and the path of the saved predictions (``predictions``, beside
+``out``), which ``yolov12.evaluate.bootstrap`` resamples to compare two models on the same images.
 """
 
 from __future__ import annotations
@@ -26,8 +32,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ..errors import UserError
 from ..io import write_json
 from .cocoeval import BACKENDS, EvaluationError, load_gt, score
+from .settings import PRECISION_CHOICES, check_imgsz, check_settings, resolve_device, resolve_precision
+
+__all__ = ["BACKENDS", "IOU_TYPES", "PRECISION_CHOICES", "EvaluationError", "evaluate"]
 
 IOU_TYPES = {"detect": ["bbox"], "segment": ["bbox", "segm"], "pose": ["bbox", "keypoints"], "obb": [],
              "classify": []}
@@ -47,7 +57,11 @@ def dataset_manifest(data: str | Path) -> dict[str, Any]:
     folder = p if p.is_dir() else p.parent
     for name in ("dataset.json", "coco.json"):
         if (folder / name).is_file():
-            return json.loads((folder / name).read_text())
+            try:
+                return json.loads((folder / name).read_text())
+            except json.JSONDecodeError as e:
+                raise UserError(f"dataset manifest is not valid JSON ({e.msg})", file=f"{folder / name}:{e.lineno}",
+                                key="--data", allowed="the manifest written by 'yolov12 data'") from None
     return {}
 
 
@@ -64,8 +78,8 @@ def ground_truth_for(task: str, data, gt, manifest) -> Path | None:
 def category_ids_for(gt: dict[str, Any], manifest: dict[str, Any], nc: int, gt_path) -> list[int]:
     ids = manifest.get("category_ids") or sorted(c["id"] for c in gt["categories"])
     if len(ids) != nc:
-        raise EvaluationError(f"the model has {nc} classes but {gt_path} has {len(ids)} categories; "
-                              "evaluate a checkpoint trained on this dataset")
+        raise EvaluationError(f"the model has {nc} classes but the ground truth has {len(ids)} categories",
+                              file=gt_path, key="categories", allowed="a checkpoint trained on this dataset")
     return list(ids)
 
 
@@ -75,8 +89,8 @@ def to_ground_truth_ids(predictions, class_map, category_ids, gt, gt_path) -> li
     class_of = {c: i for i, c in enumerate(class_map)}
     missing = sorted({p["file_name"] for p in predictions} - set(by_name))
     if missing:
-        raise EvaluationError(f"{len(missing)} predicted image(s) are not in {gt_path}: {missing[:5]}; "
-                              "the ground truth belongs to another dataset or split")
+        raise EvaluationError(f"{len(missing)} predicted image(s) are not in the ground truth: {missing[:5]}; it "
+                              "belongs to another dataset or split", file=gt_path, key="--gt")
     out = []
     for p in predictions:
         q = {k: v for k, v in p.items() if k != "file_name"}
@@ -87,62 +101,125 @@ def to_ground_truth_ids(predictions, class_map, category_ids, gt, gt_path) -> li
 
 
 def checkpoint_task(checkpoint: str | Path):
-    from ultralytics import YOLO
+    from .checkpoint import load_checkpoint
 
-    if not Path(checkpoint).is_file():
-        raise EvaluationError(f"checkpoint {checkpoint} does not exist")
-    model = YOLO(str(checkpoint))
+    model = load_checkpoint(checkpoint)
     return model, model.task
+
+
+def check_dataset_for(task: str, data: str | Path, model) -> tuple[Any, int | None]:
+    """Refuse a dataset the checkpoint cannot be scored on, before anything runs: bad data.yaml, a class count that
+    differs from the model's, bad val label rows (file:line). Returns the DataFile and its val object count."""
+    from ..data.check import check_split_labels
+    from ..data.datayaml import DatasetError, read_data_yaml
+
+    if task == "classify":
+        root = Path(data)
+        if not (root / "val").is_dir():
+            raise DatasetError("no val/ split directory", file=root, key="--data",
+                               allowed="a classification dataset directory with val/<class>/ folders")
+        return None, None
+    d = read_data_yaml(data, task)
+    if d.nc != len(model.names):
+        raise DatasetError(f"the dataset has {d.nc} classes, the checkpoint {len(model.names)}", file=d.file,
+                           key="names", allowed="a checkpoint trained on this dataset")
+    return d, check_split_labels(d, "val", task).instances["val"]
+
+
+def classify_records(validator) -> list[dict[str, Any]]:
+    """Per-image outcome of a classification run (file, target, top-5 predictions), in the validator's order."""
+    import torch
+
+    files = [Path(s[0]).name for s in validator.dataloader.dataset.samples]
+    preds, targets = torch.cat(validator.pred).tolist(), torch.cat(validator.targets).tolist()
+    if not len(files) == len(preds) == len(targets):
+        raise RuntimeError(f"classification outcomes for {len(preds)} images, dataset has {len(files)}")
+    return [{"file": f, "target": t, "top5": p, "correct": p[0] == t} for f, t, p in zip(files, targets, preds)]
 
 
 def evaluate(checkpoint: str | Path, data: str | Path, task: str | None = None, gt: str | Path | None = None,
              backend: str = "pycocotools", imgsz: int | None = None, conf: float = 0.001, iou: float = 0.7,
-             max_det: int = 100, rect: bool = True, half: bool = False, batch: int = 16, device: str | None = None,
-             out: str | Path | None = None, workers: int = 0, verbose: bool = False) -> dict[str, Any]:
-    """Evaluate ``checkpoint`` on the val split of ``data``; write ``out`` (JSON) if given and return the result."""
-    if backend not in BACKENDS:
-        raise EvaluationError(f"backend {backend!r} is not allowed; allowed values: {list(BACKENDS)}")
-    model, ckpt_task = checkpoint_task(checkpoint)
-    if task and task != ckpt_task:
-        raise EvaluationError(f"checkpoint {checkpoint} is a {ckpt_task} model; it cannot be evaluated as {task}")
-    task = ckpt_task
-    if imgsz is None:  # the size the checkpoint was trained at
-        imgsz = int((model.ckpt or {}).get("train_args", {}).get("imgsz", 640))
+             max_det: int = 100, rect: bool = True, half: bool | None = None, batch: int = 16,
+             device: str | None = None, out: str | Path | None = None, workers: int = 0, verbose: bool = False,
+             precision: str = "auto", allow_subset: bool = False) -> dict[str, Any]:
+    """Evaluate ``checkpoint`` on the val split of ``data``; write ``out`` (JSON) if given and return the result.
+
+    precision: auto (fp16 on CUDA, as the paper validates; fp32 elsewhere), fp16 (CUDA only) or fp32; ``half=True``
+    is the old spelling of fp16. allow_subset: score the images that could be evaluated when some could not.
+    """
+    from . import counts as counting
+    from .checkpoint import load_checkpoint, max_stride, training_args
+
+    precision = "fp16" if half else precision
+    check_settings(imgsz=imgsz, conf=conf, iou=iou, max_det=max_det, batch=batch, device=device,
+                   precision=precision, backend=backend)
+    model = load_checkpoint(checkpoint)
+    if task and task != model.task:
+        raise EvaluationError(f"a {model.task} checkpoint cannot be evaluated as {task}", file=checkpoint,
+                              key="--task", allowed=[model.task])
+    task = model.task
+    source = "--imgsz" if imgsz is not None else "the checkpoint's training size"
+    imgsz = check_imgsz(imgsz if imgsz is not None else int(training_args(model).get("imgsz", 640)),
+                        max_stride(model), source, checkpoint)
+    device = resolve_device(device)
+    precision = resolve_precision(precision, device)
+    data_file, label_instances = check_dataset_for(task, data, model)
     manifest = dataset_manifest(data)
     gt_path = ground_truth_for(task, data, gt, manifest) if IOU_TYPES[task] else None
     if IOU_TYPES[task] and gt_path is None:
-        raise EvaluationError(f"no COCO-format ground truth for {data}: pass --gt, or prepare the dataset with "
-                              "'yolov12 data synth' / 'yolov12 data coco' (they record it)")
+        raise EvaluationError("no COCO-format ground truth for this dataset", file=data, key="--gt",
+                              allowed="--gt FILE, or a dataset prepared by 'yolov12 data synth' / 'yolov12 data coco' "
+                                      "(they record it)")
     gt_json = load_gt(gt_path) if gt_path else None
 
     captured = {}
     model.add_callback("on_val_end", lambda validator: captured.setdefault("validator", validator))
-    settings = {"imgsz": imgsz, "conf": conf, "iou": iou, "max_det": max_det, "rect": rect, "half": half,
-                "batch": batch, "device": device or "auto", "split": "val"}
+    settings = {"imgsz": imgsz, "conf": conf, "iou": iou, "max_det": max_det, "rect": rect, "batch": batch,
+                "device": device, "precision": precision, "split": "val"}
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
-        metrics = model.val(data=str(data), imgsz=imgsz, conf=conf, iou=iou, max_det=max_det, rect=rect, half=half,
-                            batch=batch, device=device, workers=workers, save_json=bool(IOU_TYPES[task]),
-                            plots=False, project=tmp, name="val", exist_ok=True, verbose=verbose)
+        metrics = model.val(data=str(data), imgsz=imgsz, conf=conf, iou=iou, max_det=max_det, rect=rect,
+                            quantize=16 if precision == "fp16" else None, batch=batch, device=device,
+                            workers=workers, save_json=bool(IOU_TYPES[task]), plots=False, project=tmp, name="val",
+                            exist_ok=True, verbose=verbose)
     validator = captured["validator"]
+    ran = "fp16" if validator.args.quantize == 16 else "fp32"
+    if ran != precision:  # never report a precision that did not run
+        raise RuntimeError(f"asked Ultralytics for {precision} validation, it ran {ran}")
+
+    if task == "classify":
+        counts = counting.classify_counts(validator)
+        evaluated_ids = None
+    elif IOU_TYPES[task]:
+        counts, evaluated_ids = counting.coco_counts(validator, gt_json, IOU_TYPES[task][-1], data_file)
+    else:
+        counts, evaluated_ids = counting.label_counts(validator, data_file, label_instances), None
+    subset = counting.is_subset(counts)
+    if subset and not allow_subset:
+        counting.refuse_subset(counts, data)
+
     result: dict[str, Any] = {
-        "task": task, "settings": {**settings, "device": str(validator.device)},
+        "task": task, "precision": precision, "settings": {**settings, "device": str(validator.device)},
+        "counts": counts, "subset": subset,
         "checkpoint": {"path": str(Path(checkpoint).resolve()), "sha256": sha256(checkpoint)},
         "dataset": {"data": str(Path(data).resolve()), "gt": str(gt_path.resolve()) if gt_path else None,
                     "gt_sha256": sha256(gt_path) if gt_path else None},
         "ultralytics": {k: float(v) for k, v in metrics.results_dict.items()},
-        "coco": {}, "seconds": None,
+        "coco": {}, "predictions": None, "seconds": None,
     }
+    predictions: list[dict[str, Any]] | None = None
     if IOU_TYPES[task]:
-        nc = len(model.names)
         predictions = to_ground_truth_ids(validator.jdict, validator.class_map,
-                                          category_ids_for(gt_json, manifest, nc, gt_path), gt_json, gt_path)
+                                          category_ids_for(gt_json, manifest, len(model.names), gt_path), gt_json,
+                                          gt_path)
         for iou_type in IOU_TYPES[task]:
-            result["coco"][iou_type] = score(gt_path, predictions, iou_type, backend, max_dets=max_det)
-        if out:
-            write_json(Path(out).with_suffix(".predictions.json"), predictions)
-            result["predictions"] = str(Path(out).with_suffix(".predictions.json").resolve())
+            result["coco"][iou_type] = score(gt_path, predictions, iou_type, backend, max_dets=max_det,
+                                             img_ids=evaluated_ids if subset else None)
+    elif task == "classify":
+        predictions = classify_records(validator)
     result["seconds"] = round(time.perf_counter() - t0, 2)
     if out:
+        if predictions is not None:
+            result["predictions"] = str(write_json(Path(out).with_suffix(".predictions.json"), predictions).resolve())
         write_json(out, result, indent=1)
     return result

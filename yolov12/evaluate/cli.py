@@ -1,0 +1,64 @@
+"""``yolov12 val``: evaluate a checkpoint with the COCO toolkit. Building the parser imports no torch or Ultralytics.
+
+Bad input raises ``yolov12.errors.UserError``; the top-level ``main_guard`` prints it as one ``error:`` line and no
+result file is written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from ..registry import TASKS
+from .cocoeval import BACKENDS
+from .settings import PRECISION_CHOICES
+
+EXAMPLE = ("yolov12 val --model runs/detect/train/weights/best.pt --data datasets/synth-detect/data.yaml "
+           "--out results/eval.json")
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Defaults in every help line, the example kept as written."""
+
+
+def add_parsers(subparsers) -> None:
+    """Register ``val`` on the top-level subparsers."""
+    description = ("evaluate a checkpoint on the val split: COCO-toolkit metrics, the images and objects evaluated "
+                   "against the ground truth's, the precision that ran; predictions are saved beside --out")
+    p = subparsers.add_parser("val", help="evaluate a checkpoint with the COCO toolkit", description=description,
+                              epilog=f"example:\n  {EXAMPLE}", formatter_class=HelpFormatter)
+    p.add_argument("--model", required=True, help="trained checkpoint (.pt)")
+    p.add_argument("--data", required=True, help="data.yaml (classify: dataset directory)")
+    p.add_argument("--task", default=None, choices=list(TASKS), help="expected task (None: the checkpoint's)")
+    p.add_argument("--gt", default=None, help="COCO-format ground truth (None: from the dataset manifest)")
+    p.add_argument("--backend", default="pycocotools", choices=BACKENDS, help="COCO toolkit implementation")
+    p.add_argument("--imgsz", type=int, default=None,
+                   help="a multiple of the model's largest stride (None: the checkpoint's training size)")
+    p.add_argument("--conf", type=float, default=0.001, help="confidence threshold in [0, 1)")
+    p.add_argument("--iou", type=float, default=0.7, help="NMS IoU threshold in (0, 1]")
+    p.add_argument("--max-det", type=int, default=100, help="detections per image at most")
+    p.add_argument("--no-rect", action="store_true", help="square letterbox batches instead of rect batching")
+    p.add_argument("--precision", default="auto", choices=PRECISION_CHOICES,
+                   help="auto: fp16 on CUDA (as the paper validates), fp32 on CPU; fp16 on a CPU is refused")
+    p.add_argument("--half", action="store_true", help="same as --precision fp16")
+    p.add_argument("--batch", type=int, default=16, help="images per batch")
+    p.add_argument("--device", default=None, help="cpu, cuda, cuda:N or N (None: cuda:0 if present, else cpu)")
+    p.add_argument("--allow-subset", action="store_true",
+                   help="score only the images that loaded when some could not (the result records subset: true); "
+                        "without it such a run is refused")
+    p.add_argument("--out", default=None, help="result JSON (predictions go beside it: *.predictions.json)")
+    p.set_defaults(func=cmd_val)
+
+
+def cmd_val(args) -> int:
+    from . import evaluate
+
+    result = evaluate(args.model, args.data, task=args.task, gt=args.gt, backend=args.backend, imgsz=args.imgsz,
+                      conf=args.conf, iou=args.iou, max_det=args.max_det, rect=not args.no_rect,
+                      precision="fp16" if args.half else args.precision, batch=args.batch, device=args.device,
+                      out=args.out, allow_subset=args.allow_subset)
+    summary = {t: {k: round(v, 4) for k, v in m.items() if isinstance(v, float)} for t, m in result["coco"].items()}
+    counts = {k: v for k, v in result["counts"].items() if k != "dropped"}
+    print(json.dumps({"coco": summary, "ultralytics": result["ultralytics"], "precision": result["precision"],
+                      "counts": counts, "subset": result["subset"], "out": args.out}, indent=1))
+    return 0
