@@ -142,7 +142,7 @@ def profile(model=None, imgsz: int | tuple[int, int] = 640, batch: int = 1, devi
             min_iters: int = 10, min_s: float = 1.0, fuse: bool = True, timing: bool = True) -> dict[str, Any]:
     """Complexity profile of ``model`` (a ``yolov12.latency.ModelSpec``, a dict of its fields, a checkpoint path,
     an ``nn.Module`` or None = yolov12n) at ``imgsz`` on ``device`` (see the module docstring for every number)."""
-    from ..latency.core import as_spec
+    from ..latency.spec import as_spec
     from ..latency.env import default_threads, load_average
     from ..latency.runtimes import PRECISIONS, check_static, resolved_kernel, set_attention_backend
     from ..latency.stats import TimingPlan, run_timed

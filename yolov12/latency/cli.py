@@ -1,11 +1,16 @@
 """``yolov12 latency`` and ``yolov12 profile`` subcommands (registered by ``yolov12/cli.py``).
 
-    yolov12 latency --family yolov12 --scale n [--knob k=v ...] | --checkpoint best.pt
+    yolov12 latency --family yolov12 --scale n [--knob k=v ...] | --peer yolov9t | --ultralytics yolov8n.yaml
+                    | --checkpoint best.pt
                     --device cpu cuda:0 --precision fp32 fp16 --runtime eager onnxruntime --batch 1 --imgsz 640
-                    [--backend sdpa naive] [--scope forward end2end] [--threads N] [--warmup-iters 10]
-                    [--warmup-s 1] [--min-iters 50] [--min-s 2] [--out DIR] [--json FILE]
-    yolov12 profile --family yolov12 --scale n [--knob k=v ...] | --checkpoint best.pt
-                    --imgsz 640 [--batch 1] [--device cpu] [--precision fp32] [--backend sdpa] [--json FILE]
+                    [--backend naive sdpa_noflash sdpa flash_attn] [--scope forward end2end] [--threads N]
+                    [--warmup-iters 10] [--warmup-s 1] [--min-iters 50] [--min-s 2] [--out DIR] [--json FILE]
+    yolov12 profile (same model options) --imgsz 640 [--batch 1] [--device cpu] [--precision fp32] [--backend sdpa]
+                    [--json FILE]
+
+Building the parsers is light (argparse, the registry, the knob list): the choices of --precision and --runtime are
+``yolov12.registry``'s (a runtime registered through ``register_runtime``, an entry point of group
+``yolov12.runtimes`` or ``YOLOV12_PLUGINS`` is a choice), those of --backend ``yolov12.latency.names.backends()``.
 """
 
 from __future__ import annotations
@@ -14,28 +19,49 @@ import argparse
 import json
 import sys
 
+from .. import registry
+from .names import SCOPES, STATUS, backends
+
 
 def _model_arg(args):
     if args.checkpoint:
         return args.checkpoint
-    from .core import ModelSpec
+    from .spec import ModelSpec
 
+    if args.peer:
+        from .paper_peers import peer_spec
+
+        return peer_spec(args.peer)
+    if args.ultralytics:
+        return ModelSpec(ultralytics=args.ultralytics, nc=args.nc)
     return ModelSpec(args.family, args.scale, args.task, args.hierarchy, args.nc, dict(args.knob))
 
 
 def _add_model(p: argparse.ArgumentParser) -> None:
-    from ..cli import add_model_args
+    from ..cliargs import add_model_args
+    from .paper_peers import peers
 
     add_model_args(p)
-    p.add_argument("--checkpoint", default=None, help="time a trained checkpoint (.pt) instead of a registry spec")
+    other = p.add_mutually_exclusive_group()
+    other.add_argument("--checkpoint", default=None, help="time a trained checkpoint (.pt) instead of a registry spec")
+    other.add_argument("--peer", default=None, choices=peers(), metavar="PEER",
+                       help=f"a peer of paper Tables 1 / 4 from its Ultralytics definition: {' '.join(peers())}")
+    other.add_argument("--ultralytics", default=None, metavar="YAML",
+                       help="any Ultralytics model definition, random weights (e.g. yolov8n.yaml)")
+
+
+def _refuse_knobs(args, command: str) -> bool:
+    if args.knob and (args.checkpoint or args.peer or args.ultralytics):
+        print(f"yolov12 {command}: error: --knob applies to this suite's YOLOv12 family only (use --backend for the "
+              "attention kernel)", file=sys.stderr)
+        return True
+    return False
 
 
 def cmd_latency(args) -> int:
     from .core import measure, write_results
 
-    if args.checkpoint and args.knob:
-        print("yolov12 latency: error: --knob does not apply to --checkpoint (use --backend for the attention kernel)",
-              file=sys.stderr)
+    if _refuse_knobs(args, "latency"):
         return 2
     result = measure(
         _model_arg(args), devices=args.device, precisions=args.precision, runtimes=args.runtime, batches=args.batch,
@@ -45,26 +71,23 @@ def cmd_latency(args) -> int:
         compile_mode=args.compile_mode, verbose=not args.quiet)
     for path in write_results(result, args.out, args.json, args.tag):
         print(path)
-    counts = {s: sum(c["status"] == s for c in result["cells"]) for s in ("ok", "failed", "unavailable")}
+    counts = {s: sum(c["status"] == s for c in result["cells"]) for s in STATUS}
+    counts["contended"] = sum(bool(c.get("contended")) for c in result["cells"])
     print(json.dumps(counts))
     return 1 if args.strict and counts["failed"] else 0
 
 
 def add_latency_parser(subparsers) -> argparse.ArgumentParser:
-    from .core import SCOPES
-    from .runtimes import PRECISIONS, RUNTIMES
-
-    from ..nn.knobs import BACKENDS
-
     p = subparsers.add_parser("latency", help="latency matrix: device x precision x runtime x batch x imgsz x backend")
     _add_model(p)
     p.add_argument("--device", nargs="+", default=["cpu"], help="cpu and/or cuda:N (default: cpu)")
-    p.add_argument("--precision", nargs="+", default=["fp32"], choices=list(PRECISIONS))
-    p.add_argument("--runtime", nargs="+", default=["eager"], choices=list(RUNTIMES))
+    p.add_argument("--precision", nargs="+", default=["fp32"], choices=list(registry.PRECISIONS))
+    p.add_argument("--runtime", nargs="+", default=["eager"], choices=list(registry.runtimes()))
     p.add_argument("--batch", nargs="+", type=int, default=[1])
     p.add_argument("--imgsz", nargs="+", type=int, default=[640])
-    p.add_argument("--backend", nargs="+", default=None, choices=list(BACKENDS),
-                   help="attention backend(s) (default: the model's knob)")
+    p.add_argument("--backend", nargs="+", default=None, choices=list(backends()),
+                   help="attention backend(s), one cell each (default: the model's knob); every cell records the "
+                        "kernel that actually ran")
     p.add_argument("--scope", nargs="+", default=["forward"], choices=list(SCOPES),
                    help="forward: model only on a preprocessed tensor (paper convention); end2end: preprocessing + "
                         "forward + NMS on a uint8 image")
@@ -90,6 +113,9 @@ def add_latency_parser(subparsers) -> argparse.ArgumentParser:
 def cmd_profile(args) -> int:
     from ..complexity.profile import profile, write_profiles
 
+    if _refuse_knobs(args, "profile"):
+        return 2
+
     profiles = []
     for imgsz in args.imgsz:
         for backend in args.backend or [None]:
@@ -109,17 +135,14 @@ def cmd_profile(args) -> int:
 
 
 def add_profile_parser(subparsers) -> argparse.ArgumentParser:
-    from ..nn.knobs import BACKENDS
-    from .runtimes import PRECISIONS
-
     p = subparsers.add_parser("profile", help="params, GFLOPs (paper and true), attention share of FLOPs and latency, "
                                               "peak memory")
     _add_model(p)
     p.add_argument("--imgsz", nargs="+", type=int, default=[640])
     p.add_argument("--batch", type=int, default=1)
     p.add_argument("--device", default="cpu")
-    p.add_argument("--precision", default="fp32", choices=list(PRECISIONS))
-    p.add_argument("--backend", nargs="+", default=None, choices=list(BACKENDS))
+    p.add_argument("--precision", default="fp32", choices=list(registry.PRECISIONS))
+    p.add_argument("--backend", nargs="+", default=None, choices=list(backends()))
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--min-iters", type=int, default=10)
     p.add_argument("--min-s", type=float, default=1.0)
@@ -136,13 +159,11 @@ def main(argv: list[str] | None = None) -> int:
     add_latency_parser(sub)
     add_profile_parser(sub)
     args = parser.parse_args(argv)
-    import yolov12  # noqa: F401
+    from ..errors import main_guard
+    from ..offline import configure_job_process
 
-    try:
-        return args.func(args)
-    except ValueError as e:
-        print(f"yolov12: error: {e}", file=sys.stderr)
-        return 2
+    configure_job_process()  # as the suite's CLI does: offline defaults for this process
+    return main_guard(lambda: args.func(args), argv)
 
 
 if __name__ == "__main__":

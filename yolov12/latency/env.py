@@ -16,6 +16,7 @@ import subprocess
 from pathlib import Path
 
 from ..gitinfo import git_commit
+from .hardware import cpu_isa
 
 NVIDIA_SMI_FIELDS = ("name", "driver_version", "pstate", "clocks.sm", "clocks.max.sm", "clocks.mem", "clocks.max.mem",
                      "power.limit", "temperature.gpu", "memory.total", "persistence_mode")
@@ -106,7 +107,10 @@ def nvidia_smi() -> list[dict] | None:
 
 
 def gpu_info() -> dict:
+    """CUDA devices as torch sees them, each with its UUID and NVML's record of the same GPU (``hardware``)."""
     import torch
+
+    from .hardware import nvml_error, nvml_gpus, torch_gpus
 
     info: dict = {"cuda_available": torch.cuda.is_available(), "cuda_runtime": torch.version.cuda, "gpus": []}
     try:
@@ -114,17 +118,16 @@ def gpu_info() -> dict:
     except Exception:  # noqa: BLE001  (a broken CUDA install must not stop the capture)
         info["cudnn"] = None
     if info["cuda_available"]:
-        for i in range(torch.cuda.device_count()):
-            p = torch.cuda.get_device_properties(i)
-            info["gpus"].append({"index": i, "name": p.name, "capability": f"{p.major}.{p.minor}",
-                                 "memory_gb": round(p.total_memory / 2**30, 2), "sm_count": p.multi_processor_count,
-                                 "bf16": bool(torch.cuda.is_bf16_supported())})
+        info["gpus"] = torch_gpus()
         info["tf32_matmul"] = torch.backends.cuda.matmul.allow_tf32
         info["tf32_cudnn"] = torch.backends.cudnn.allow_tf32
         info["cudnn_benchmark"] = torch.backends.cudnn.benchmark
+    info["nvml_gpus"] = nvml_gpus()
+    info["nvml_error"] = nvml_error() if not info["nvml_gpus"] else None
     smi = nvidia_smi()
     info["nvidia_smi"] = smi
-    info["driver"] = smi[0].get("driver_version") if smi else None
+    info["driver"] = (info["nvml_gpus"][0]["driver"] if info["nvml_gpus"] else None) or \
+        (smi[0].get("driver_version") if smi else None)
     return info
 
 
@@ -173,6 +176,7 @@ def capture_env(threads: int | None = None) -> dict:
         "hostname": socket.gethostname(),
         "platform": platform.platform(),
         **cpu_info(),
+        **cpu_isa(),
         **gpu_info(),
         "software": software(),
         "threads": threads if threads is not None else torch.get_num_threads(),

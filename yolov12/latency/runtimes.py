@@ -1,4 +1,6 @@
-"""Runtimes a latency cell can run on: eager PyTorch, torch.compile, CUDA graphs, ONNX Runtime, TensorRT.
+"""Runtimes a latency cell can run on: eager PyTorch, torch.compile, CUDA graphs, ONNX Runtime, TensorRT, and any
+runtime registered in ``yolov12.registry`` (``register_runtime``, an entry point of group ``yolov12.runtimes``, or a
+module named in ``YOLOV12_PLUGINS``): the registry holds the one list of runtime names.
 
 Each builder takes the BN-fused fp32 model (never modified) and a ``CellContext`` and returns a ``Prepared`` runtime:
 ``fn(x)`` maps a preprocessed input tensor (on the cell's device, in the cell's dtype) to the tuple of the model's
@@ -21,10 +23,12 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 
+from .. import registry
 from ..io import atomic_path
+from .kernels import check_backend, knob_value
 
-PRECISIONS = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
-RUNTIMES = ("eager", "compile", "cudagraphs", "onnxruntime", "tensorrt")
+# the torch dtype of each precision of the registry
+PRECISIONS = {p: {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[p] for p in registry.PRECISIONS}
 
 
 class Unavailable(Exception):
@@ -62,6 +66,12 @@ class Prepared:
     timer: str  # perf_counter | cuda_events
     info: dict = field(default_factory=dict)
     close: Callable[[], None] | None = None
+    # kernel detection (yolov12.latency.kernels): the eager module that ``fn`` runs (its attention modules get
+    # profiler ranges), whether ``fn`` hides its operators from torch.profiler (then ``module`` is profiled
+    # instead, when it runs the same kernels, as a captured CUDA graph does), and the note when nothing is visible
+    module: nn.Module | None = None
+    opaque: bool = False
+    kernel_note: str | None = None
 
 
 def primary_outputs(out) -> tuple[torch.Tensor, ...]:
@@ -110,16 +120,17 @@ def attention_modules(model: nn.Module) -> list[nn.Module]:
 
 
 def set_attention_backend(model: nn.Module, backend: str | None) -> int:
-    """Set the ``backend`` knob of every AreaAttention module in place; returns how many were set."""
+    """Set the ``backend`` knob of every AreaAttention module in place; returns how many were set.
+
+    A harness-imposed backend (``sdpa_noflash`` while the knob lacks it) sets the knob it runs on (``sdpa``); the
+    caller holds ``kernels.backend_context(backend)`` around the calls.
+    """
     if backend is None:
         return 0
-    from ..nn.knobs import BACKENDS
-
-    if backend not in BACKENDS:
-        raise ValueError(f"attention backend {backend!r} is not allowed; allowed values: {list(BACKENDS)}")
+    value = knob_value(backend)
     mods = attention_modules(model)
     for m in mods:
-        m.backend = backend
+        m.backend = value
     return len(mods)
 
 
@@ -129,8 +140,10 @@ def model_backend(model: nn.Module) -> str:
     return "none" if not names else names.pop() if len(names) == 1 else "mixed"
 
 
-def resolved_kernel(model: nn.Module, device: torch.device, backend: str | None = None) -> str | None:
-    """The kernel the model's attention runs on ``device`` with ``backend`` (None: its knob); ``auto`` resolved."""
+def resolved_kernel(model: nn.Module, device: torch.device, backend: str | None = None,
+                    dtype: torch.dtype = torch.float32) -> str | None:
+    """The backend the model's attention resolves to on ``device`` in ``dtype`` with ``backend`` (None: its knob):
+    ``auto`` resolved, as the model would. The kernel that actually runs is detected (``kernels.detect_kernel``)."""
     from ..nn.attention import resolve_backend
 
     mods = attention_modules(model)
@@ -138,15 +151,16 @@ def resolved_kernel(model: nn.Module, device: torch.device, backend: str | None 
         return None
     m = mods[0]
     has_bias = getattr(m, "pos_embed_kind", "none") == "rpe"
-    return resolve_backend(backend or m.backend, torch.empty(0, device=device), has_bias)
+    return resolve_backend(backend or m.backend, torch.empty(0, device=device, dtype=dtype), has_bias)
 
 
 def check_static(device: torch.device, precision: str, runtime: str, backend: str | None) -> str | None:
     """Reason why a cell cannot run here, from facts known before building anything (None = go ahead)."""
     if precision not in PRECISIONS:
         return f"precision {precision!r} is not known; allowed: {list(PRECISIONS)}"
-    if runtime not in BUILDERS:
-        return f"runtime {runtime!r} is not known; allowed: {list(BUILDERS)}"
+    if runtime not in registry.runtimes():
+        return f"runtime {runtime!r} is not known; allowed: {list(registry.runtimes())}"
+    check_backend(backend)
     if device.type == "cuda":
         if not torch.cuda.is_available():
             return "no CUDA device on this machine (torch.cuda.is_available() is False)"
@@ -185,8 +199,10 @@ def check_static(device: torch.device, precision: str, runtime: str, backend: st
             return "attention backend flash_attn needs the flash-attn package (pip install -e '.[flash]', CUDA only)"
         if device.type != "cuda":
             return "attention backend flash_attn runs on CUDA only"
-        if torch.cuda.get_device_capability(device)[0] < 8:
-            return "attention backend flash_attn needs an sm80+ GPU (Ampere or newer)"
+        major, minor = torch.cuda.get_device_capability(device)
+        if major < 8:
+            return (f"attention backend flash_attn needs an sm80+ GPU (Ampere or newer); "
+                    f"{torch.cuda.get_device_name(device)} is sm{major}{minor}")
         if runtime in ("onnxruntime", "tensorrt"):
             return "attention backend flash_attn cannot be exported to ONNX / TensorRT"
     return None
@@ -207,7 +223,7 @@ def _module_on(model: nn.Module, ctx: CellContext) -> nn.Module:
 def build_eager(model: nn.Module, ctx: CellContext) -> Prepared:
     m = _module_on(model, ctx)
     timer = "cuda_events" if ctx.device.type == "cuda" else "perf_counter"
-    return Prepared(fn=m, sync=_torch_sync(ctx.device), timer=timer, info={})
+    return Prepared(fn=m, sync=_torch_sync(ctx.device), timer=timer, info={}, module=m)
 
 
 def build_compile(model: nn.Module, ctx: CellContext) -> Prepared:
@@ -226,7 +242,8 @@ def build_compile(model: nn.Module, ctx: CellContext) -> Prepared:
         sync()
     timer = "cuda_events" if ctx.device.type == "cuda" else "perf_counter"
     return Prepared(fn=compiled, sync=sync, timer=timer,
-                    info={"compile_mode": mode or "default", "compile_s": round(time.perf_counter() - t0, 2)})
+                    info={"compile_mode": mode or "default", "compile_s": round(time.perf_counter() - t0, 2)},
+                    kernel_note="torch.compile: no attention operator visible (fused into generated code)")
 
 
 def build_cudagraphs(model: nn.Module, ctx: CellContext) -> Prepared:
@@ -252,7 +269,7 @@ def build_cudagraphs(model: nn.Module, ctx: CellContext) -> Prepared:
         return static_out
 
     return Prepared(fn=fn, sync=_torch_sync(ctx.device), timer="cuda_events", info={"graph": "torch.cuda.CUDAGraph"},
-                    close=graph.reset)
+                    close=graph.reset, module=m, opaque=True)  # the graph replays the kernels m's eager call ran
 
 
 # --------------------------------------------------------------------------------------------------- ONNX Runtime
@@ -284,6 +301,9 @@ def export_onnx(model: nn.Module, path: str | Path, batch: int = 1, imgsz: int |
             slim = onnxslim.slim(onnx.load(str(tmp)))
             onnx.save(slim, str(tmp))
     return path
+
+
+ORT_NOTE = "ONNX Runtime runs its own graph (MatMul / Softmax nodes); no PyTorch attention operator runs"
 
 
 def _ort_session(path: Path, ctx: CellContext):
@@ -342,7 +362,7 @@ def build_onnxruntime(model: nn.Module, ctx: CellContext) -> Prepared:
             outs = sess.run(out_names, {in_name: x.detach().contiguous().numpy()})
             return tuple(torch.from_numpy(o) for o in outs)
 
-        return Prepared(fn=fn, sync=None, timer="perf_counter", info=info)
+        return Prepared(fn=fn, sync=None, timer="perf_counter", info=info, opaque=True, kernel_note=ORT_NOTE)
 
     # CUDA: bind torch tensors (no host copies); output buffers sized by one plain run
     idx = ctx.device.index or 0
@@ -361,7 +381,8 @@ def build_onnxruntime(model: nn.Module, ctx: CellContext) -> Prepared:
         sess.run_with_iobinding(binding)
         return tuple(outs)
 
-    return Prepared(fn=fn, sync=_torch_sync(ctx.device), timer="perf_counter", info=info)
+    return Prepared(fn=fn, sync=_torch_sync(ctx.device), timer="perf_counter", info=info, opaque=True,
+                    kernel_note=ORT_NOTE)
 
 
 # ----------------------------------------------------------------------------------------------------- TensorRT
@@ -390,21 +411,16 @@ def build_tensorrt(model: nn.Module, ctx: CellContext) -> Prepared:
         return primary_outputs(out if isinstance(out, (list, tuple)) else [out])
 
     return Prepared(fn=run, sync=_torch_sync(ctx.device), timer="perf_counter",
-                    info={"engine": str(engine), "export_s": round(export_s, 2)})
+                    info={"engine": str(engine), "export_s": round(export_s, 2)}, opaque=True,
+                    kernel_note="TensorRT runs its own engine; no fused attention kernel name seen")
 
 
-BUILDERS: dict[str, Callable[[nn.Module, CellContext], Prepared]] = {
-    "eager": build_eager,
-    "compile": build_compile,
-    "cudagraphs": build_cudagraphs,
-    "onnxruntime": build_onnxruntime,
-    "tensorrt": build_tensorrt,
-}
+def register_runtime(name: str, builder: Callable[[nn.Module, CellContext], Prepared] | str) -> None:
+    """Add a runtime (e.g. an experimental exporter) to the matrix; the cell's ``runtime`` column carries ``name``.
 
-
-def register_runtime(name: str, builder: Callable[[nn.Module, CellContext], Prepared]) -> None:
-    """Add a runtime (e.g. an experimental exporter) to the matrix; the cell's ``runtime`` column carries ``name``."""
-    BUILDERS[name] = builder
+    Forwards to ``yolov12.registry.register_runtime``: the name becomes a choice of ``yolov12 latency --runtime``.
+    """
+    registry.register_runtime(name, builder)
 
 
 def weights_key(model: nn.Module) -> str:
