@@ -1,25 +1,17 @@
 # YOLOv12 benchmarking & ablation suite.
 #   snakemake --cores all                                             the embedded default (synthetic, CPU)
-#   snakemake --configfile workflows/config/paper.yaml --cores all    the paper's reproduction (COCO, GPUs)
-# Stages: workflows/<stage>.smk, each calling the package (yolov12/<stage>/) through `python -m yolov12`.
-from snakemake.utils import min_version, validate
+#   snakemake --configfile workflows/config/paper.yaml --cores all --resources gpu=8    the paper, one 8-GPU node
+#   snakemake --configfile workflows/config/paper.yaml --profile workflows/profiles/slurm  the paper, SLURM
+# The parse only plans (yolov12.workflow.plan: no torch, no Ultralytics, no file written); each stage is
+# workflows/<stage>.smk calling the package through `python -m yolov12`.
+from snakemake.utils import min_version
 
 min_version("9.0")
-
-if "name" not in config:  # no --configfile given: the embedded default (not merged into a user's config)
-    configfile: "workflows/config/default.yaml"
-
-
-validate(config, "workflows/schemas/config.schema.yaml", set_default=True)
 
 
 include: "workflows/common.smk"
 include: "workflows/data.smk"
-include: "workflows/train.smk"
-include: "workflows/evaluate.smk"
-include: "workflows/complexity.smk"
-include: "workflows/latency.smk"
-include: "workflows/export.smk"
+include: "workflows/jobs.smk"
 include: "workflows/aggregate.smk"
 include: "workflows/report.smk"
 

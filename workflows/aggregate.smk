@@ -1,20 +1,22 @@
-# Aggregate stage: tidy CSVs (accuracy, complexity, latency, curves) with one row per study run.
-
-
-# the study -> run-directory index, materialised at parse time like the specs (rewritten only when it changes)
-specs.write_if_changed(f"{RESULTS}/runs.json", {"rows": [{"study": r.study, "study_table": r.table, "variant": r.variant,
-    "variant_dir": r.variant_dir, "baseline": r.baseline, "family": r.family, "scale": r.scale, "task": r.task,
-    "hierarchy": r.hierarchy, "knobs": r.knobs, "train": r.train} for r in RUNS]})
+# Aggregate stage: the tidy results of the config (accuracy, deltas with paired-bootstrap intervals, complexity,
+# latency and its samples, curves, per-job cost), studies.json, and one MLflow summary run per
+# (study, variant, scale) in each study's experiment (yolov12/workflow/aggregate.py).
+AGGREGATED = ("accuracy.csv", "deltas.csv", "complexity.csv", "latency.csv", "latency_samples.csv.gz", "curves.csv",
+              "jobs.csv", "studies.json", "config.json")
 
 
 rule aggregate:
     input:
-        index=f"{RESULTS}/runs.json",
-        jobs=[p for kind in KIND_FILES for p in job_outputs(kind)],
+        jobs=[p for kind in JOB_KINDS for p in PLAN.outputs(kind)],
+        benchmarks=[f"{RESULTS}/benchmarks/{kind}/{d}.tsv" for kind in JOB_KINDS for d in PLAN.run_dirs(kind)],
     output:
-        **{kind: f"{RESULTS}/{kind}.csv" for kind in ("accuracy", "complexity", "latency", "curves")},
+        [f"{RESULTS}/{name}" for name in AGGREGATED],
+    params:
+        config=json.dumps(PLAN.config, sort_keys=True),
+        basedir=workflow.basedir,
     log:
         f"{RESULTS}/logs/aggregate.log",
+    localrule: True
     shell:
-        "{PYTHON} -m yolov12 workflow aggregate --results {RESULTS} --config-name {config[name]}"
-        " --index {input.index} > {log} 2>&1"
+        "{PYTHON} -m yolov12 workflow aggregate --config {params.config:q} --results {RESULTS}"
+        " --basedir {params.basedir:q} > {log} 2>&1"

@@ -1,5 +1,5 @@
 # Data stage: the synthetic sets (embedded default) or COCO / ImageNet / DOTA prepared from the user's copies.
-SYN = config["data"]["synthetic"]
+SYN = config["data"]["synthetic"]  # validated, defaults filled in
 
 
 rule data_synth:

@@ -1,5 +1,5 @@
-# Report stage: paper-style tables beside the paper's numbers, plots, Markdown + PDF + LaTeX (yolov12/report/).
-# `snakemake --report report.html` then packs the figures (with captions) into Snakemake's own HTML report.
+# Report stage: paper-style tables beside the paper's numbers, every study's table and figure, verdicts; Markdown +
+# PDF + LaTeX (yolov12/report/). `snakemake --report report.html` packs the figures into Snakemake's HTML report.
 report: "report/workflow.rst"
 
 
@@ -16,6 +16,7 @@ rule report:
     params:
         logs=f"--reference-logs {config['reference_logs']}" if config["reference_logs"] else "",
         synthetic="--synthetic" if config["synthetic"] else "--not-synthetic",
+    localrule: True
     shell:
         "{PYTHON} -m yolov12 report --results {RESULTS} --out {REPORTS} --config-name {config[name]}"
         " {params.logs} {params.synthetic} > {log} 2>&1"

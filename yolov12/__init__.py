@@ -1,20 +1,31 @@
 """YOLOv12 benchmarking & ablation suite: a knob-complete YOLOv12 model family on Ultralytics.
 
-Importing this package first sets offline defaults (see ``yolov12.offline``), then registers the model modules
-with Ultralytics' YAML parser (see ``yolov12.nn.integration``).
+Importing the package does nothing else: no setting changes, no Ultralytics import. The model API is loaded on
+first use (``yolov12.build``, ``yolov12.torch_model``, ...), which registers our modules with Ultralytics' YAML parser
+(additive: it changes only how definitions that name our modules are parsed). The suite's own commands and jobs
+configure offline behaviour for themselves (``yolov12.offline``).
 """
 
-from . import offline as _offline
+from __future__ import annotations
 
-_offline.set_environment()
+import importlib
 
-from .nn import integration as _integration  # noqa: E402  (ultralytics must be imported after set_environment)
+__version__ = "0.2.0"
 
-_integration.register()
-_offline.configure_ultralytics()
+_LAZY = {
+    "build": "yolov12.models", "torch_model": "yolov12.models", "definition": "yolov12.models",
+    "list_definitions": "yolov12.models", "model_yaml": "yolov12.models", "write_model_yaml": "yolov12.models",
+    "Knobs": "yolov12.nn.knobs", "register_runtime": "yolov12.registry",
+}
+__all__ = sorted(_LAZY)
 
-from .models import build, definition, list_definitions, model_yaml, write_model_yaml  # noqa: E402
-from .nn.knobs import Knobs  # noqa: E402
 
-__version__ = "0.1.0"
-__all__ = ["Knobs", "build", "definition", "list_definitions", "model_yaml", "write_model_yaml"]
+def __getattr__(name: str):
+    if name not in _LAZY:
+        raise AttributeError(f"module 'yolov12' has no attribute {name!r}")
+    module = importlib.import_module(_LAZY[name])
+    if _LAZY[name] == "yolov12.models":
+        from .nn import integration
+
+        integration.register()
+    return getattr(module, name)

@@ -1,26 +1,28 @@
-"""Offline-by-default settings for Ultralytics and MLflow.
+"""Offline settings for the suite's OWN processes (its commands and workflow jobs), never on ``import yolov12``.
 
-Must run before ``ultralytics`` is first imported (``yolov12/__init__.py`` does this first thing): Ultralytics reads
-``YOLO_OFFLINE`` (skips its DNS reachability probe at import), ``YOLO_AUTOINSTALL`` (no runtime pip installs) and
-``YOLO_CONFIG_DIR`` (its settings file and font cache) at import time. Every variable is only a default: a value the
-user already exported wins.
+``configure_job_process()`` runs first thing in ``yolov12``'s command line, before Ultralytics is imported. Every
+environment variable is only a default (a value the user exported wins), except Ultralytics' settings folder:
 
-What each setting prevents:
-- ``YOLO_OFFLINE=1``: the import-time connectivity probe, update checks and everything gated on ``ONLINE``.
-- ``YOLO_AUTOINSTALL=false``: ``pip install`` of missing requirements at run time (export, etc.).
-- ``YOLO_CONFIG_DIR`` -> a directory of this suite: Ultralytics' settings live there, with ``sync`` (analytics)
-  and every logger integration (MLflow included: the suite logs MLflow runs itself) switched off, and the
-  ``Arial.ttf`` / ``Arial.Unicode.ttf`` plot fonts provided from matplotlib's bundled DejaVu Sans so they are never
-  fetched.
-- ``MLFLOW_DISABLE_TELEMETRY`` / ``DO_NOT_TRACK``: MLflow's usage telemetry.
-- Ultralytics' AMP check on CUDA downloads ``yolo26n.pt`` to compare FP32 and AMP outputs. ``install_amp_check()``
-  points the trainer at ``local_amp_check``, which does the same comparison on the model being trained.
+- ``YOLO_OFFLINE=1``: no connectivity probe or update check; ``YOLO_AUTOINSTALL=false``: no runtime pip installs;
+  ``MLFLOW_DISABLE_TELEMETRY`` / ``DO_NOT_TRACK``: no usage telemetry.
+- ``YOLO_CONFIG_DIR`` -> the suite's own folder (``~/.cache/yolov12/ultralytics``), so the user's Ultralytics
+  settings file is never read or written by our jobs. In that private settings file, analytics and every logger
+  integration are off (the suite logs MLflow itself), and the ``Arial.ttf`` plot fonts are provided from
+  matplotlib's DejaVu Sans so they are never fetched. This is applied right after Ultralytics is imported in the
+  process (an import hook), so commands that never touch Ultralytics never import it.
+- Ultralytics' AMP check (it downloads a model) is replaced by ``local_amp_check`` only for the duration of our own
+  trainings (``yolov12.workflow.train.SuiteTrainerMixin``), never globally.
+
+A library user who imports ``yolov12`` gets none of this: plain Ultralytics with our modules registered.
 """
 
 from __future__ import annotations
 
+import importlib.abc
+import importlib.util
 import os
 import shutil
+import sys
 from pathlib import Path
 
 ENV_DEFAULTS = {
@@ -28,61 +30,78 @@ ENV_DEFAULTS = {
     "YOLO_AUTOINSTALL": "false",
     "MLFLOW_DISABLE_TELEMETRY": "true",
     "DO_NOT_TRACK": "1",
-    "YOLO_VERBOSE": os.environ.get("YOLO_VERBOSE", "true"),
 }
 ULTRALYTICS_SETTINGS = {
-    "sync": False,
-    "hub": False,
-    "mlflow": False,
-    "tensorboard": False,
-    "wandb": False,
-    "comet": False,
-    "clearml": False,
-    "dvc": False,
-    "neptune": False,
-    "raytune": False,
-    "platform": False,
+    "sync": False, "hub": False, "mlflow": False, "tensorboard": False, "wandb": False, "comet": False,
+    "clearml": False, "dvc": False, "neptune": False, "raytune": False, "platform": False,
 }
 FONTS = ("Arial.ttf", "Arial.Unicode.ttf")
+CONFIG_DIR_ENV = "YOLOV12_ULTRALYTICS_DIR"  # where our jobs keep Ultralytics' settings (default: our cache)
 
 
-def default_config_dir() -> Path:
+def suite_config_dir() -> Path:
+    if os.environ.get(CONFIG_DIR_ENV):
+        return Path(os.environ[CONFIG_DIR_ENV])
     base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
     return base / "yolov12" / "ultralytics"
 
 
-def set_environment() -> None:
-    """Environment defaults; call before importing ultralytics."""
+def configure_job_process() -> None:
+    """Offline defaults and a private Ultralytics settings folder for this process (and its children)."""
     for key, value in ENV_DEFAULTS.items():
         os.environ.setdefault(key, value)
-    if "YOLO_CONFIG_DIR" not in os.environ:
-        path = default_config_dir()
-        path.mkdir(parents=True, exist_ok=True)
-        os.environ["YOLO_CONFIG_DIR"] = str(path)
+    if "ultralytics" in sys.modules:  # too late to move its settings; leave the process's settings alone
+        return
+    path = suite_config_dir()
+    path.mkdir(parents=True, exist_ok=True)
+    os.environ["YOLO_CONFIG_DIR"] = str(path)
+    if not any(isinstance(f, _AfterImport) for f in sys.meta_path):
+        sys.meta_path.insert(0, _AfterImport("ultralytics.utils", _configure_ultralytics))
+
+
+class _AfterImport(importlib.abc.MetaPathFinder):
+    """Runs ``callback(module)`` once, right after the module ``name`` has been imported."""
+
+    def __init__(self, name: str, callback):
+        self.name, self.callback = name, callback
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname != self.name:
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.util.find_spec(fullname)
+        if spec is None or spec.loader is None:
+            return spec
+        exec_module, callback = spec.loader.exec_module, self.callback
+
+        def exec_then_configure(module):
+            exec_module(module)
+            callback(module)
+
+        spec.loader.exec_module = exec_then_configure
+        return spec
+
+
+def _configure_ultralytics(utils_module) -> None:
+    settings, config_dir = utils_module.SETTINGS, Path(utils_module.USER_CONFIG_DIR)
+    if config_dir.resolve() != suite_config_dir().resolve():
+        return  # never write a settings file that is not ours
+    stale = {k: v for k, v in ULTRALYTICS_SETTINGS.items() if k in settings and settings[k] != v}
+    if stale:
+        settings.update(stale)
+    provide_fonts(config_dir)
 
 
 def provide_fonts(config_dir: Path) -> None:
     """Copy matplotlib's DejaVu Sans to the names Ultralytics would otherwise download."""
-    import matplotlib
-
-    source = Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"
+    spec = importlib.util.find_spec("matplotlib")
+    source = Path(list(spec.submodule_search_locations)[0]) / "mpl-data" / "fonts" / "ttf" / "DejaVuSans.ttf"
     for name in FONTS:
         target = config_dir / name
-        if not target.exists():
+        if not target.exists() and source.exists():
             tmp = target.with_suffix(f".tmp{os.getpid()}")
             shutil.copyfile(source, tmp)
             os.replace(tmp, target)
-
-
-def configure_ultralytics() -> None:
-    """Settings that need ultralytics imported (its settings file, fonts, the AMP check)."""
-    from ultralytics.utils import SETTINGS, USER_CONFIG_DIR
-
-    stale = {k: v for k, v in ULTRALYTICS_SETTINGS.items() if k in SETTINGS and SETTINGS[k] != v}
-    if stale:
-        SETTINGS.update(stale)
-    provide_fonts(Path(USER_CONFIG_DIR))
-    install_amp_check()
 
 
 def local_amp_check(model) -> bool:
@@ -108,9 +127,3 @@ def local_amp_check(model) -> bool:
     if isinstance(a, dict):  # end-to-end heads return dicts in recent Ultralytics versions
         a, b = next(iter(a.values())), next(iter(b.values()))
     return bool(torch.allclose(a.float(), b.float(), atol=0.5, rtol=0.05))
-
-
-def install_amp_check() -> None:
-    from ultralytics.engine import trainer
-
-    trainer.check_amp = local_amp_check

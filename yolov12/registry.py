@@ -35,9 +35,10 @@ class JobKind:
     result: str  # result file in the run directory
     runner: str  # "module:function" taking (spec, out) -> result dict
     after: tuple[str, ...] = ()  # kinds whose results (same run directory) it reads
-    devices_from: str | None = None  # config section whose 'devices' the job runs on (GPU resources)
     timing: bool = False  # measures time: runs alone on its node (yolov12.workflow.node)
-    benchmark: bool = False  # Snakemake benchmark: (wall time, peak memory) in the report
+    # what one job uses unless the config's resources.<kind> says otherwise (runtime in minutes)
+    resources: dict[str, int] = dataclasses.field(default_factory=lambda: {
+        "gpus": 0, "cpus": 1, "mem_mb": 4000, "runtime": 60, "retries": 0})
 
     def load_runner(self) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
         module, _, attr = self.runner.partition(":")
@@ -45,13 +46,13 @@ class JobKind:
 
 
 JOB_KINDS: dict[str, JobKind] = {k.name: k for k in (
-    JobKind("train", "train.json", "yolov12.workflow.train:run_train", devices_from="train", benchmark=True),
-    JobKind("evaluate", "eval.json", "yolov12.workflow.jobs:run_evaluate", after=("train",), devices_from="evaluate",
-            benchmark=True),
+    JobKind("train", "train.json", "yolov12.workflow.train:run_train",
+            resources={"gpus": 0, "cpus": 1, "mem_mb": 6000, "runtime": 240, "retries": 2}),
+    JobKind("evaluate", "eval.json", "yolov12.workflow.jobs:run_evaluate", after=("train",)),
     JobKind("complexity", "complexity.json", "yolov12.workflow.jobs:run_complexity"),
-    JobKind("latency", "latency.json", "yolov12.workflow.latency_job:run_latency", devices_from="latency",
+    JobKind("latency", "latency.json", "yolov12.workflow.latency_job:run_latency",
             timing=True),
-    JobKind("export", "export.json", "yolov12.workflow.jobs:run_export", after=("train",), benchmark=True),
+    JobKind("export", "export.json", "yolov12.workflow.jobs:run_export", after=("train",)),
 )}
 
 

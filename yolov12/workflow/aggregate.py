@@ -1,5 +1,10 @@
-"""Aggregation: one tidy CSV per kind (accuracy, complexity, latency, curves), one row per (study, variant, scale)
-run, each with its MLflow run id and the results file it came from (docs/results-schema.md)."""
+"""Aggregation: the results contract of one config (docs/results-schema.md).
+
+One tidy row per (study, variant, scale, seed) and result kind, each with its MLflow run id and source file;
+paired-bootstrap deltas of every ablation variant against its study's baseline; latency cells with their
+intervals and every per-iteration sample; per-job cost from Snakemake's benchmarks; ``studies.json`` and
+``config.json``; then the MLflow summary runs (``yolov12.workflow.summary``).
+"""
 
 from __future__ import annotations
 
@@ -9,69 +14,133 @@ from typing import Any
 
 import pandas as pd
 
-from ..io import atomic_path
-from .jobs import read_curves
+from ..io import atomic_path, write_json
+from ..registry import JOB_KINDS
+from .plan import Plan, make_plan
+from .train import read_rows, unvalidated
 
 COCO_COLUMNS = ["AP", "AP50", "AP75", "AP_small", "AP_medium", "AP_large", "AR1", "AR10", "AR100"]
-KIND_FILES = {"train": "train.json", "evaluate": "eval.json", "complexity": "complexity.json",
-              "latency": "latency.json", "export": "export.json"}
+IDENTITY = ("study", "study_table", "variant", "run_dir", "family", "scale", "task", "hierarchy", "seed")
+DELTA_METRIC = {"detect": ("AP", "bbox"), "segment": ("mask_AP", "segm"), "pose": ("kpt_AP", "keypoints"),
+                "classify": ("top1", None), "obb": ("obb_mAP50_95", None)}
 
 
 def load(path: Path) -> dict[str, Any] | None:
     return json.loads(path.read_text()) if path.is_file() else None
 
 
-def identity(row: dict[str, Any], config: str, kind_file: Path) -> dict[str, Any]:
-    keys = ("study", "study_table", "variant", "variant_dir", "baseline", "family", "scale", "task")
-    return {"config": config, **{k: row[k] for k in keys}, "results_file": str(kind_file)}
-
-
-def accuracy_row(base, train, ev) -> dict[str, Any]:
+def accuracy_row(base: dict[str, Any], train: dict[str, Any], ev: dict[str, Any]) -> dict[str, Any]:
+    coco, ultra = ev.get("coco") or {}, ev.get("ultralytics") or {}
+    bbox, counts = coco.get("bbox") or {}, ev.get("counts") or {}
     out = {**base, "mlflow_run_id": ev.get("mlflow_run_id"), "converged": bool(train["converged"]),
            "diverged_epoch": train.get("diverged_epoch"), "epochs": train.get("epochs"),
-           "imgsz": (ev.get("settings") or {}).get("imgsz"), "dataset": (ev.get("dataset") or {}).get("data")}
-    coco, ultra = ev.get("coco") or {}, ev.get("ultralytics") or {}
-    bbox = coco.get("bbox") or {}
-    out["eval_backend"] = bbox.get("backend") or ("ultralytics" if ultra else None)
+           "epochs_done": train.get("epochs_done"), "imgsz": (ev.get("settings") or {}).get("imgsz"),
+           "precision": ev.get("precision"), "dataset": (ev.get("dataset") or {}).get("data"),
+           "eval_backend": bbox.get("backend") or ("ultralytics" if ultra else None),
+           **{k: counts.get(k) for k in ("gt_images", "evaluated_images", "gt_instances", "evaluated_instances")}}
     out.update({k: bbox.get(k) for k in COCO_COLUMNS})
     out.update(mask_AP=(coco.get("segm") or {}).get("AP"), mask_AP50=(coco.get("segm") or {}).get("AP50"),
                kpt_AP=(coco.get("keypoints") or {}).get("AP"), kpt_AP50=(coco.get("keypoints") or {}).get("AP50"),
-               top1=ultra.get("metrics/accuracy_top1"), top5=ultra.get("metrics/accuracy_top5"),
-               ultra_mAP50=ultra.get("metrics/mAP50(B)"), ultra_mAP50_95=ultra.get("metrics/mAP50-95(B)"))
+               top1=ultra.get("metrics/accuracy_top1"), top5=ultra.get("metrics/accuracy_top5"))
     if base["task"] == "obb":
         out.update(obb_mAP50=ultra.get("metrics/mAP50(B)"), obb_mAP50_95=ultra.get("metrics/mAP50-95(B)"),
                    eval_backend="ultralytics")
     return out
 
 
-def aggregate(results_dir: str | Path, config: str, rows: list[dict[str, Any]]) -> dict[str, Path]:
-    results_dir = Path(results_dir)
-    tables: dict[str, list[dict[str, Any]]] = {"accuracy": [], "complexity": [], "latency": [], "curves": []}
-    for row in rows:
-        run_dir = results_dir / "runs" / row["variant_dir"]
-        files = {k: run_dir / f for k, f in KIND_FILES.items()}
+def curve_rows(base: dict[str, Any], train: dict[str, Any]) -> list[dict[str, Any]]:
+    """The training curve; a validation metric is empty for an epoch that was not validated."""
+    validated = train.get("validated_epochs")
+    rows = []
+    for row in read_rows(Path(train["results_csv"])):
+        if validated is not None and int(row["epoch"]) not in validated:
+            row = {**unvalidated(row), **{k: None for k in row if k not in unvalidated(row)}}
+        rows.append({**base, "mlflow_run_id": train.get("mlflow_run_id"), **row})
+    return rows
+
+
+def latency_rows(base: dict[str, Any], lat: dict[str, Any]) -> tuple[list[dict], list[dict]]:
+    """One row per cell (its samples removed) and the long table of per-iteration samples."""
+    from ..latency import decode_samples
+
+    cells, samples = [], []
+    for cell in lat.get("cells", []):
+        flat = {k: v for k, v in cell.items() if not k.startswith("samples") and not isinstance(v, (dict, list))}
+        ci = cell.get("median_ci_ms") or [None, None]
+        imgsz = cell.get("imgsz")
+        h, w = (imgsz if isinstance(imgsz, (list, tuple)) else (imgsz, imgsz)) if imgsz else (None, None)
+        flat.update(median_ci_lo=ci[0], median_ci_hi=ci[1], imgsz_h=h, imgsz_w=w)
+        cells.append({**base, "mlflow_run_id": lat.get("mlflow_run_id"), **flat})
+        key = {k: flat.get(k) for k in ("device", "precision", "runtime", "backend", "batch", "imgsz_h", "imgsz_w")}
+        if cell.get("status") == "ok":
+            for i, ms in enumerate(decode_samples(cell)):
+                samples.append({"run_dir": base["run_dir"], **key, "i": i, "ms": float(ms)})
+    return cells, samples
+
+
+def benchmark_rows(results: Path, plan: Plan) -> list[dict[str, Any]]:
+    rows = []
+    for kind in JOB_KINDS:
+        for run_dir in plan.run_dirs(kind):
+            path = results / "benchmarks" / kind / f"{run_dir}.tsv"
+            if path.is_file():
+                b = pd.read_csv(path, sep="\t").iloc[-1]
+                rows.append({"run_dir": run_dir, "kind": kind, "wall_s": float(b["s"]),
+                             "max_rss_mb": float(b["max_rss"]) if "max_rss" in b else None})
+    return rows
+
+
+def write_csv(path: Path, records: list[dict[str, Any]], compression: str | None = None) -> Path:
+    with atomic_path(path) as tmp:
+        pd.DataFrame.from_records(records).to_csv(tmp, index=False, compression=compression)
+    return path
+
+
+def aggregate(plan: Plan) -> dict[str, Path]:
+    from .deltas import paired_deltas
+    from .summary import summary_runs
+
+    results = Path(plan.results)
+    index = plan.index()
+    tables: dict[str, list[dict[str, Any]]] = {k: [] for k in ("accuracy", "complexity", "latency", "curves")}
+    samples: list[dict[str, Any]] = []
+    seen_samples = set()
+    for row in index["rows"]:
+        run_dir = results / "runs" / row["run_dir"]
+        base = {"config": plan.name, **{k: row[k] for k in IDENTITY}}
+        files = {k: run_dir / j.result for k, j in JOB_KINDS.items()}
         train, ev = load(files["train"]), load(files["evaluate"])
         if train is not None and ev is not None:
-            tables["accuracy"].append(accuracy_row(identity(row, config, files["evaluate"]), train, ev))
+            tables["accuracy"].append(accuracy_row({**base, "results_file": str(files["evaluate"])}, train, ev))
         if train is not None:
-            base = identity(row, config, files["train"])
-            for epoch_row in read_curves(Path(train["results_csv"])):
-                tables["curves"].append({**base, "mlflow_run_id": train.get("mlflow_run_id"), **epoch_row})
+            tables["curves"] += curve_rows({**base, "results_file": str(files["train"])}, train)
         cx = load(files["complexity"])
         if cx is not None:
-            tables["complexity"].append({**identity(row, config, files["complexity"]),
-                                         "mlflow_run_id": cx.get("mlflow_run_id"), "imgsz": cx.get("imgsz"),
-                                         "params": cx.get("params"), "params_fused": cx.get("params_fused"),
-                                         "gflops": cx.get("gflops"), "gflops_true": cx.get("gflops_true")})
+            tables["complexity"].append({**base, "results_file": str(files["complexity"]),
+                                         "mlflow_run_id": cx.get("mlflow_run_id"),
+                                         **{k: cx.get(k) for k in ("imgsz", "params", "params_fused", "gflops",
+                                                                   "gflops_true")}})
         lat = load(files["latency"])
         if lat is not None:
-            for cell in lat.get("cells", []):
-                tables["latency"].append({**identity(row, config, files["latency"]),
-                                          "mlflow_run_id": lat.get("mlflow_run_id"), **cell})
-    written = {}
-    for kind, records in tables.items():
-        path = results_dir / f"{kind}.csv"
-        with atomic_path(path) as tmp:
-            pd.DataFrame.from_records(records).to_csv(tmp, index=False)
-        written[kind] = path
+            cells, cell_samples = latency_rows({**base, "results_file": str(files["latency"])}, lat)
+            tables["latency"] += cells
+            if row["run_dir"] not in seen_samples:  # samples belong to the run directory, not to each study row
+                seen_samples.add(row["run_dir"])
+                samples += cell_samples
+    written = {k: write_csv(results / f"{k}.csv", v) for k, v in tables.items()}
+    written["latency_samples"] = write_csv(results / "latency_samples.csv.gz", samples, "gzip")
+    written["deltas"] = write_csv(results / "deltas.csv", paired_deltas(plan, index, tables["accuracy"]))
+    written["jobs"] = write_csv(results / "jobs.csv", benchmark_rows(results, plan))
+    written["studies"] = write_json(results / "studies.json", index["studies"], indent=1)
+    written["config"] = write_json(results / "config.json", plan.config, indent=1)
+    summary_runs(plan, index, tables)
     return written
+
+
+def aggregate_from_config(config_text: str, results: str, basedir: str = ".") -> dict[str, Path]:
+    text = config_text.strip()
+    config = json.loads(text if text.startswith("{") else Path(text).read_text())
+    plan = make_plan(config, "aggregate --config", basedir)
+    if Path(plan.results) != Path(results):
+        raise ValueError(f"--results {results} is not the config's results folder {plan.results}")
+    return aggregate(plan)

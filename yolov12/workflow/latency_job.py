@@ -1,4 +1,8 @@
-"""Workflow latency job: the latency harness (yolov12.latency) over the config's matrix for one run's model."""
+"""Workflow latency job: the latency harness (yolov12.latency) over the config's matrix for one run's model.
+
+It runs under the node's exclusive hold (``yolov12.workflow.node``): no other job of the workflow runs on the node
+while its cells are timed. The result records that hold and what the node's ledger shows around it.
+"""
 
 from __future__ import annotations
 
@@ -6,35 +10,59 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-from ..io import write_json
-from .jobs import MODEL_KEYS, log, model_params
+from . import node
+from .jobs import MODEL_KEYS, _guarded, finish, model_params
+
+
+def others_during(results_dir: Path, hold: dict[str, Any], end: float) -> list[str]:
+    """Jobs of the workflow whose holds overlapped this one on this node (should be none)."""
+    spans: dict[tuple, dict[str, Any]] = {}
+    for e in node.read_ledger(node.lock_dir(results_dir)):
+        spans.setdefault((e["pid"], e["job"]), {}).update(e)
+    return sorted(s["job"] for s in spans.values() if s["pid"] != hold["pid"] and s.get("host") == hold["host"]
+                  and s["start"] < end and s.get("end", end + 1) > hold["start"])
 
 
 def run_latency(spec: dict[str, Any], out: Path) -> dict[str, Any]:
-    from ..latency import measure
+    def work(job):
+        import time
 
-    m, lat = spec["model"], spec["latency"]
-    knobs = dict(m["knobs"])
-    # the kernel is a per-cell setting of the harness, which reports it unavailable where it cannot run (flash-attn
-    # on a CPU) and still takes the fp32 reference from a kernel that can
-    backend = knobs.pop("backend", "auto")
-    result = measure({**{k: m[k] for k in MODEL_KEYS}, "nc": m["nc"], "knobs": knobs},
-                     backends=[None if backend == "auto" else backend], devices=lat["devices"],
-                     precisions=lat["precisions"], runtimes=lat["runtimes"],
-                     batches=[lat["batch"]], imgszs=[lat["imgsz"]], threads=lat["threads"],
-                     warmup_iters=lat["warmup_iters"], warmup_s=lat["warmup_s"], min_iters=lat["min_iters"],
-                     min_s=lat["min_s"])
-    metrics = {}
-    for cell in result["cells"]:
-        if cell.get("status") == "ok":
-            key = f"{cell['device'].replace(':', '')}_{cell['precision']}_{cell['runtime']}"
-            metrics[f"latency_ms/{key}/median"] = cell["median_ms"]
-            metrics[f"latency_ms/{key}/p90"] = cell["p90_ms"]
-    ok = [c["median_ms"] for c in result["cells"] if c.get("status") == "ok"]
-    if ok:
-        metrics["latency_ms/best_median"] = min(ok)
-    params = {**model_params(spec), **{f"latency.{k}": v for k, v in lat.items()}}
-    result["mlflow_run_id"] = log(spec, "latency", params, metrics)
-    result["median_of_ok_ms"] = statistics.median(ok) if ok else None
-    write_json(out, result, indent=1)
-    return result
+        from ..latency import measure
+
+        m, lat = spec["model"], spec["latency"]
+        knobs = dict(m["knobs"])
+        # the kernel is a per-cell setting of the harness, which reports it unavailable where it cannot run
+        # (flash-attn on a CPU) and still takes the fp32 reference from a kernel that can
+        backend = knobs.pop("backend", "auto")
+        result = measure({**{k: m[k] for k in MODEL_KEYS}, "nc": m["nc"], "knobs": knobs},
+                         backends=[None if backend == "auto" else backend], devices=lat["devices"],
+                         precisions=lat["precisions"], runtimes=lat["runtimes"],
+                         batches=[lat["batch"]], imgszs=[lat["imgsz"]], threads=lat["threads"],
+                         warmup_iters=lat["warmup_iters"], warmup_s=lat["warmup_s"], min_iters=lat["min_iters"],
+                         min_s=lat["min_s"])
+        hold = spec.get("node") or {}
+        if hold:
+            others = others_during(Path(spec["run_dir"]).parents[1], hold, time.time())
+            result["isolation"] = {"exclusive": hold.get("exclusive"), "host": hold.get("host"),
+                                   "other_jobs_during": others}
+            if others:  # should not happen: the node lock forbids it; if it does, every cell says so
+                for cell in result["cells"]:
+                    cell["contended"] = True
+                    cell["contention"] = "; ".join(filter(None, [cell.get("contention"),
+                                                                  f"other jobs ran: {', '.join(others)}"]))
+        metrics = {}
+        for cell in result["cells"]:
+            if cell.get("status") == "ok":
+                key = f"{cell['device'].replace(':', '')}_{cell['precision']}_{cell['runtime']}"
+                metrics[f"latency_ms/{key}/median"] = cell["median_ms"]
+                metrics[f"latency_ms/{key}/p90"] = cell["p90_ms"]
+        ok = [c["median_ms"] for c in result["cells"] if c.get("status") == "ok"]
+        if ok:
+            metrics["latency_ms/best_median"] = min(ok)
+        result["median_of_ok_ms"] = statistics.median(ok) if ok else None
+        job.set_tags({f"cell.{c['device']}.{c['precision']}.{c['runtime']}": c.get("status", "?") + (
+            f": {c['reason']}" if c.get("reason") else "") for c in result["cells"]})
+        params = {**model_params(spec), **{f"latency.{k}": v for k, v in lat.items()}}
+        return finish(job, result, params, metrics)
+
+    return _guarded("latency", spec, work)

@@ -1,12 +1,15 @@
-"""Studies are data: ``ablations/<study>.yaml`` files, each variant a delta on the defaults.
+"""Studies are data: ``<ablations_dir>/<study>.yaml`` files, each variant a delta on the defaults.
 
-A *run* is one (variant, scale) of a study, resolved to everything that determines its result: family, task,
-hierarchy, scale, the full knob set and the training overrides. Its directory name (``variant_dir``) is derived from
-that resolved content, so
+A *run* is one (study, variant, scale, seed), resolved to what determines its result. Its directory
+(``run_dir``) is named from what DIFFERS from the definition's defaults, in a canonical form: the knobs whose
+resolved value is not the default for that family/scale/task/hierarchy, the training overrides, and the seed when
+it is not 0. So
 
-- runs that are the same model and recipe share one directory (a study's baseline is trained once for all studies),
-- editing one variant changes only its directory, so only its jobs rerun,
+- runs that are the same model and recipe share one directory (a baseline is trained once for every study),
+- adding a knob with a neutral default renames nothing (it differs from nothing),
 - renaming a variant or moving it to another study reruns nothing.
+
+Light: imports neither torch nor Ultralytics (the workflow's parse and ``yolov12 variants`` use it).
 """
 
 from __future__ import annotations
@@ -14,22 +17,52 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import yaml
+from ..errors import UserError
+from ..registry import JOB_KINDS, LARGE_SCALES
+from ..yamlio import load_yaml
+from . import schemas
 
-from ..models import model_yaml
-from ..nn.knobs import Knobs
-
-ABLATIONS_DIR = Path(__file__).resolve().parents[2] / "ablations"
-SCHEMA_DIR = Path(__file__).resolve().parents[2] / "workflows" / "schemas"
-KINDS = ("train", "evaluate", "complexity", "latency", "export")
-LARGE = ("l", "x")
+DEFAULT_ABLATIONS_DIR = "ablations"
 
 
-class StudyError(ValueError):
+class StudyError(UserError):
     """A study file is malformed; the message names the file and the key."""
+
+
+@lru_cache(maxsize=None)
+def default_knobs(family: str, scale: str, task: str, hierarchy: str) -> tuple[tuple[str, Any], ...]:
+    return tuple(_canonical(family, scale, task, hierarchy, {}).items())
+
+
+def _canonical(family: str, scale: str, task: str, hierarchy: str, knobs: dict[str, Any]) -> dict[str, Any]:
+    from ..models import model_yaml
+    from ..nn.knobs import Knobs
+
+    k = Knobs.from_mapping(model_yaml(family, scale, task, hierarchy, **knobs)["knobs"]).as_dict()
+    # the 'use the definition's value' spellings made explicit, so equal models compare equal
+    if k["residual"] == "auto":
+        k["residual"] = "on" if scale in LARGE_SCALES else "off"
+    if k["mlp_ratio"] is None:
+        k["mlp_ratio"] = 1.2 if scale in LARGE_SCALES else 2.0
+    if k["area"] is None:
+        k["area"] = 4
+    return k
+
+
+def canonical_knobs(family: str, scale: str, task: str, hierarchy: str, knobs: dict[str, Any]) -> dict[str, Any]:
+    """Every knob, resolved for this model (defaults <- definition <- scale rules <- the variant's knobs)."""
+    return _canonical(family, scale, task, hierarchy, knobs) if knobs else dict(default_knobs(family, scale, task,
+                                                                                                 hierarchy))
+
+
+def knob_delta(family: str, scale: str, task: str, hierarchy: str, knobs: dict[str, Any]) -> dict[str, Any]:
+    """The knobs whose resolved value differs from the definition's default at this scale."""
+    base = dict(default_knobs(family, scale, task, hierarchy))
+    return {k: v for k, v in sorted(knobs.items()) if base.get(k) != v}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,109 +74,147 @@ class Run:
     task: str
     hierarchy: str
     scale: str
-    knobs: dict[str, Any]  # every knob, resolved (see canonical_knobs)
+    seed: int
+    knobs: dict[str, Any]  # every knob, resolved
+    delta: dict[str, Any]  # the knobs that differ from the definition's defaults
     train: dict[str, Any]  # train overrides of the variant
     measure: tuple[str, ...]
+    source: str  # the study file
 
     @property
     def identity(self) -> dict[str, Any]:
-        """What determines the run's results (not its study or variant name)."""
-        return {"family": self.family, "task": self.task, "hierarchy": self.hierarchy, "scale": self.scale,
-                "knobs": self.knobs, "train": self.train}
+        """What determines the run's results, canonical and minimal: only what differs from the defaults."""
+        ident: dict[str, Any] = {"model": self.model_name}
+        if self.delta:
+            ident["knobs"] = self.delta
+        if self.train:
+            ident["train"] = dict(sorted(self.train.items()))
+        if self.seed:
+            ident["seed"] = self.seed
+        return ident
 
     @property
-    def variant_dir(self) -> str:
-        digest = hashlib.sha1(json.dumps(self.identity, sort_keys=True).encode()).hexdigest()[:8]
-        return f"{self.family.replace('yolov12', 'yolov12' + self.scale)}-{self.task}-{self.hierarchy}-{digest}"
+    def model_name(self) -> str:
+        return f"{self.family.replace('yolov12', 'yolov12' + self.scale, 1)}-{self.task}-{self.hierarchy}"
 
     @property
-    def baseline(self) -> bool:
-        """The paper's default for this scale: default knobs, family, hierarchy and recipe."""
-        default = canonical_knobs(self.family, self.scale, self.task, self.hierarchy, {})
-        return self.knobs == default and not self.train and self.hierarchy == "full"
+    def run_dir(self) -> str:
+        ident = self.identity
+        if len(ident) == 1:
+            return f"{self.model_name}-base"
+        digest = hashlib.sha1(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:8]
+        return f"{self.model_name}-{digest}"
 
-    def as_dict(self) -> dict[str, Any]:
-        return {**dataclasses.asdict(self), "variant_dir": self.variant_dir, "baseline": self.baseline}
+    @property
+    def is_default(self) -> bool:
+        """Default knobs, recipe and hierarchy for this scale: the paper's model (any seed)."""
+        return not self.delta and not self.train and self.hierarchy == "full"
 
-
-def canonical_knobs(family: str, scale: str, task: str, hierarchy: str, knobs: dict[str, Any]) -> dict[str, Any]:
-    """All knobs with the 'use the definition's value' spellings made explicit, so equal models compare equal.
-
-    residual 'auto' is on for L/X (the parser's rule), mlp_ratio None is the parser default (2.0; 1.2 for L/X), and
-    area None is the definition's l = 4.
-    """
-    k = Knobs.from_mapping(model_yaml(family, scale, task, hierarchy, **knobs)["knobs"]).as_dict()
-    if k["residual"] == "auto":
-        k["residual"] = "on" if scale in LARGE else "off"
-    if k["mlp_ratio"] is None:
-        k["mlp_ratio"] = 1.2 if scale in LARGE else 2.0
-    if k["area"] is None:
-        k["area"] = 4
-    return k
+    def row(self) -> dict[str, Any]:
+        return {"study": self.study, "study_table": self.table, "variant": self.variant, "run_dir": self.run_dir,
+                "family": self.family, "scale": self.scale, "task": self.task, "hierarchy": self.hierarchy,
+                "seed": self.seed, "knobs_delta": self.delta, "train_delta": self.train,
+                "default_model": self.is_default}
 
 
-def validate_study(data: dict[str, Any], path: Path) -> dict[str, Any]:
-    from snakemake.utils import validate
-
-    try:
-        validate(data, str(SCHEMA_DIR / "study.schema.yaml"), set_default=True)
-    except Exception as e:  # snakemake wraps jsonschema's error; keep its message, name the file
-        raise StudyError(f"{path}: {e}") from None
-    if data["study"] != path.stem:  # keeps 'ablations/<study>.yaml' the one place a study is defined
-        raise StudyError(f"{path}: key 'study' = {data['study']!r} must equal the file name {path.stem!r}")
+# ------------------------------------------------------------------------------------------------ loading
+def load_study(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    data = load_yaml(path, "study file")
+    if not isinstance(data, dict):
+        raise StudyError("expected a mapping with keys study, table, title, variants", file=path)
+    schemas.validate(data, schemas.study_schema(), path, StudyError)
+    if data["study"] != path.stem:  # keeps '<ablations_dir>/<study>.yaml' the one place a study is defined
+        raise StudyError(f"= {data['study']!r} must equal the file name", file=path, key="study",
+                         allowed=[path.stem])
     return data
 
 
-def load_study(path: str | Path) -> dict[str, Any]:
-    path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as e:
-        raise StudyError(f"{path}: not valid YAML: {e}") from None
-    if not isinstance(data, dict):
-        raise StudyError(f"{path}: expected a mapping with keys study, table, title, variants")
-    return validate_study(data, path)
-
-
-def study_files(names: list[str] | None = None, directory: Path = ABLATIONS_DIR) -> list[Path]:
+def study_files(names: list[str], directory: str | Path) -> list[Path]:
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise StudyError("the ablations folder does not exist", file=directory, key="ablations_dir")
     available = {p.stem: p for p in sorted(directory.glob("*.yaml"))}
-    if not names or names == ["all"]:
+    if not available:
+        raise StudyError("the ablations folder holds no <study>.yaml file", file=directory, key="ablations_dir")
+    if names == ["all"]:
         return list(available.values())
     unknown = [n for n in names if n not in available]
     if unknown:
-        raise StudyError(f"config key 'studies': unknown study {unknown}; available: {sorted(available)}")
+        raise StudyError(f"unknown study {unknown}", key="studies", allowed=["all", *available])
     return [available[n] for n in names]
 
 
-def resolve_runs(study: dict[str, Any], allowed_scales: list[str] | None = None) -> list[Run]:
+def _expand(study: dict[str, Any], path: Path, scales: list[str], seeds: list[int], opt_in: set[str]) -> list[Run]:
     runs = []
     for name, delta in study["variants"].items():
         delta = delta or {}
+        if (delta.get("opt_in") or study.get("opt_in")) not in (None, *opt_in):
+            continue
         family = delta.get("family", study["family"])
         task = delta.get("task", study["task"])
         hierarchy = delta.get("hierarchy", study["hierarchy"])
-        scales = [s for s in delta.get("scales", study["scales"]) if not allowed_scales or s in allowed_scales]
-        for scale in scales:
+        measure = tuple(k for k in JOB_KINDS if k in delta.get("measure", study["measure"]))
+        for scale in (s for s in delta.get("scales", study["scales"]) if s in scales):
             try:
                 knobs = canonical_knobs(family, scale, task, hierarchy, delta.get("knobs") or {})
-            except ValueError as e:
-                raise StudyError(f"ablations/{study['study']}.yaml: variant '{name}': {e}") from None
-            runs.append(Run(study["study"], study["table"], str(name), family, task, hierarchy, scale, knobs,
-                            dict(delta.get("train") or {}), tuple(study["measure"])))
+            except UserError as e:
+                raise StudyError(e.what, file=path, key=f"variants.{name}.knobs", allowed=e.allowed) from None
+            for seed in delta.get("seeds", study.get("seeds", seeds)):
+                runs.append(Run(study["study"], study["table"], str(name), family, task, hierarchy, scale, seed,
+                                knobs, knob_delta(family, scale, task, hierarchy, knobs),
+                                dict(delta.get("train") or {}), measure, str(path)))
     return runs
 
 
-def all_runs(names: list[str] | None = None, allowed_scales: list[str] | None = None,
-             directory: Path = ABLATIONS_DIR) -> list[Run]:
+def all_runs(names: list[str], scales: list[str], directory: str | Path, seeds: list[int] | None = None,
+             opt_in: list[str] | None = None) -> list[Run]:
+    """Every run of the named studies (``["all"]``: every study file), restricted to ``scales``."""
     runs = []
     for path in study_files(names, directory):
-        runs.extend(resolve_runs(load_study(path), allowed_scales))
+        runs.extend(_expand(load_study(path), path, scales, seeds or [0], set(opt_in or [])))
     return runs
 
 
-def by_variant_dir(runs: list[Run]) -> dict[str, list[Run]]:
+def studies_index(names: list[str], directory: str | Path, runs: list[Run]) -> list[dict[str, Any]]:
+    """Each study with its title, table, baseline and variants' deltas (the report's generic tables read this)."""
+    out = []
+    for path in study_files(names, directory):
+        data = load_study(path)
+        mine = [r for r in runs if r.study == data["study"]]
+        if not mine:
+            continue
+        variants, seen = [], set()
+        for r in mine:
+            if r.variant in seen:
+                continue
+            seen.add(r.variant)
+            raw = data["variants"][r.variant] or {}
+            variants.append({"variant": r.variant, "knobs_delta": r.delta, "train_delta": r.train,
+                             "family": r.family, "task": r.task, "hierarchy": r.hierarchy,
+                             "note": raw.get("note", "")})
+        out.append({"study": data["study"], "table": data["table"], "title": data["title"], "file": str(path),
+                    "task": data["task"], "tasks": sorted({r.task for r in mine}),
+                    "scales": sorted({r.scale for r in mine}, key="nsmlx".index),
+                    "seeds": sorted({r.seed for r in mine}), "baseline": baseline_variant(data, mine),
+                    "baselines": {scale: baseline_variant(data, [r for r in mine if r.scale == scale])
+                                  for scale in sorted({r.scale for r in mine}, key="nsmlx".index)},
+                    "variants": variants})
+    return out
+
+
+def baseline_variant(study: dict[str, Any], runs: list[Run]) -> str | None:
+    """The variant deltas are taken against: the study's ``baseline`` key, else its one default-model variant
+    (per scale: Table 2's default is 'reaggregation' at N and 'residual_0.01' at L/X)."""
+    if study.get("baseline"):
+        return study["baseline"] if any(r.variant == study["baseline"] for r in runs) else None
+    defaults = sorted({r.variant for r in runs if r.is_default})
+    return defaults[0] if len(defaults) == 1 else None
+
+
+def by_run_dir(runs: list[Run]) -> dict[str, list[Run]]:
     """Unique run directories, each with the (study, variant) rows that use it."""
     out: dict[str, list[Run]] = {}
     for run in runs:
-        out.setdefault(run.variant_dir, []).append(run)
+        out.setdefault(run.run_dir, []).append(run)
     return out

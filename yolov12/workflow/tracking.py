@@ -1,9 +1,16 @@
-"""MLflow tracking for workflow jobs: every train, evaluate, complexity, latency and export job is one MLflow run.
+"""MLflow tracking: every job is one MLflow run, live while it works; every (study, variant, scale) gets a summary
+run in its study's experiment.
 
-Store: ``MLFLOW_TRACKING_URI`` if set (e.g. a shared server), otherwise a SQLite file under
-``results/<config>/mlflow/`` with an absolute URI, so ``mlflow ui --backend-store-uri <uri>`` browses it from
-anywhere. SQLite's schema is created once by ``init_store`` (the workflow's first job) because parallel first
-writers race on schema creation; experiments (one per study) are created there too.
+- Store: the config's ``mlflow.tracking_uri``, else ``MLFLOW_TRACKING_URI``, else a SQLite file under
+  ``results/<config>/mlflow/`` (one machine only: many nodes need a tracking server backed by PostgreSQL,
+  docs/cluster.md). SQLite's schema is created once, before the jobs, by ``init_store``.
+- Job runs live in the experiment ``<config>/jobs``. A job's run is created when the job starts (real start time,
+  status RUNNING), its id kept in the run directory, so a retried or resumed job continues the SAME run; it ends
+  FINISHED or FAILED with the real end time. Metrics carry their real timestamps (a training logs each epoch as it
+  ends).
+- Summary runs: the aggregation writes one run per (study, variant, scale) into EVERY study experiment that uses
+  the run directory (``<config>/<study>``), with the results, the hardware and the job runs' ids as tags.
+- The commit goes in ``mlflow.source.git.commit`` (MLflow's Version column).
 """
 
 from __future__ import annotations
@@ -16,18 +23,17 @@ import time
 from pathlib import Path
 from typing import Any
 
-RETRIES = 8
+RETRIES = 10
+JOBS_EXPERIMENT = "jobs"
 
 
-def tracking_uri(results_dir: str | Path) -> str:
+def tracking_uri(results_dir: str | Path, configured: str | None = None) -> str:
+    if configured:
+        return configured
     env = os.environ.get("MLFLOW_TRACKING_URI")
     if env:
         return env
     return f"sqlite:///{Path(results_dir).resolve() / 'mlflow' / 'mlflow.db'}"
-
-
-def artifact_root(results_dir: str | Path) -> str:
-    return (Path(results_dir).resolve() / "mlflow" / "artifacts").as_uri()
 
 
 def experiment_name(config_name: str, study: str) -> str:
@@ -41,27 +47,44 @@ def client(uri: str):
 
 
 def retry(fn, *args, **kwargs):
-    """SQLite answers 'database is locked' to concurrent writers; back off and try again."""
+    """SQLite answers 'database is locked' to concurrent writers, a server may drop a connection: back off, retry."""
     for attempt in range(RETRIES):
         try:
             return fn(*args, **kwargs)
-        except Exception as e:  # mlflow wraps sqlalchemy's OperationalError in MlflowException
-            if "locked" not in str(e).lower() or attempt == RETRIES - 1:
+        except Exception as e:  # mlflow wraps sqlalchemy's OperationalError / requests' errors in MlflowException
+            text = str(e).lower()
+            transient = any(s in text for s in ("locked", "timed out", "connection", "temporarily", "503", "502"))
+            if not transient or attempt == RETRIES - 1:
                 raise
-            time.sleep(0.1 * 2**attempt * (1 + random.random()))
+            time.sleep(0.1 * 2 ** min(attempt, 6) * (1 + random.random()))
 
 
-def init_store(results_dir: str | Path, config_name: str, studies: list[str]) -> str:
-    """Create the store's schema and one experiment per study; return the tracking URI."""
-    uri = tracking_uri(results_dir)
+def artifact_location(uri: str, results_dir: str | Path, experiment: str) -> str | None:
+    """Beside the SQLite store; a server chooses its own (None)."""
+    if not uri.startswith("sqlite:"):
+        return None
+    return (Path(results_dir).resolve() / "mlflow" / "artifacts" / experiment.replace("/", "_")).as_uri()
+
+
+def experiment_id(c, name: str, location: str | None = None) -> str:
+    exp = c.get_experiment_by_name(name)
+    if exp is not None:
+        return exp.experiment_id
+    try:
+        return retry(c.create_experiment, name, artifact_location=location)
+    except Exception:  # another job created it first
+        exp = c.get_experiment_by_name(name)
+        if exp is None:
+            raise
+        return exp.experiment_id
+
+
+def init_store(uri: str, results_dir: str | Path, config_name: str) -> str:
+    """Create the SQLite schema (once, before parallel writers race on it) and the jobs experiment."""
     if uri.startswith("sqlite:///"):
         Path(uri[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
-    c = client(uri)
-    for study in studies:
-        name = experiment_name(config_name, study)
-        if c.get_experiment_by_name(name) is None:
-            location = None if os.environ.get("MLFLOW_TRACKING_URI") else f"{artifact_root(results_dir)}/{study}"
-            retry(c.create_experiment, name, artifact_location=location)
+    name = experiment_name(config_name, JOBS_EXPERIMENT)
+    experiment_id(client(uri), name, artifact_location(uri, results_dir, name))
     return uri
 
 
@@ -70,33 +93,99 @@ def metric_name(key: str) -> str:
     return re.sub(r"[^A-Za-z0-9_\-. :/]", "_", key).rstrip("_")
 
 
-def _finite(v) -> bool:
+def finite(v) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
-def log_run(uri: str, experiment: str, run_name: str, params: dict[str, Any], metrics: dict[str, float],
-            tags: dict[str, str], curves: list[dict[str, float]] | None = None,
-            artifacts: list[str | Path] | None = None) -> str:
-    """One finished MLflow run with params, final metrics, per-epoch curves (step = epoch) and artifacts."""
-    from mlflow.entities import Metric, Param
+def now_ms() -> int:
+    return int(time.time() * 1000)
 
-    c = client(uri)
-    exp = c.get_experiment_by_name(experiment) or c.get_experiment(retry(c.create_experiment, experiment))
-    run = retry(c.create_run, exp.experiment_id, run_name=run_name, tags={k: str(v) for k, v in tags.items()})
-    run_id = run.info.run_id
-    now = int(time.time() * 1000)
-    batch_metrics = [Metric(metric_name(k), float(v), now, 0) for k, v in metrics.items() if _finite(v)]
-    for row in curves or []:
-        step = int(row.get("epoch", 0))
-        batch_metrics += [Metric(metric_name(k), float(v), now, step)
-                          for k, v in row.items() if k != "epoch" and _finite(v)]
-    params_list = [Param(k, str(v)[:6000]) for k, v in sorted(params.items())]
-    for i in range(0, len(params_list), 90):  # MLflow takes at most 100 params / 1000 metrics per batch
-        retry(c.log_batch, run_id, params=params_list[i:i + 90])
-    for i in range(0, len(batch_metrics), 900):
-        retry(c.log_batch, run_id, metrics=batch_metrics[i:i + 900])
-    for path in artifacts or []:
-        if Path(path).is_file():
-            retry(c.log_artifact, run_id, str(path))
-    retry(c.set_terminated, run_id, "FINISHED")
-    return run_id
+
+class JobRun:
+    """One job's MLflow run, created at start and continued by a retry (its id lives in ``id_file``)."""
+
+    def __init__(self, uri: str, results_dir: str | Path, config_name: str, run_name: str, tags: dict[str, Any],
+                 id_file: str | Path | None = None):
+        self.uri, self.results_dir, self.config_name = uri, results_dir, config_name
+        self.run_name, self.tags, self.id_file = run_name, {k: str(v) for k, v in tags.items()}, id_file
+        self.c = client(uri)
+        self.run_id: str | None = None
+
+    def start(self) -> str:
+        from mlflow.entities import RunStatus
+
+        name = experiment_name(self.config_name, JOBS_EXPERIMENT)
+        exp = experiment_id(self.c, name, artifact_location(self.uri, self.results_dir, name))
+        previous = Path(self.id_file).read_text().strip() if self.id_file and Path(self.id_file).is_file() else None
+        if previous and self._exists(previous):
+            self.run_id = previous
+            attempt = int(self.c.get_run(previous).data.tags.get("attempt", "1")) + 1
+            retry(self.c.update_run, previous, status=RunStatus.to_string(RunStatus.RUNNING))
+            retry(self.c.set_tag, previous, "attempt", str(attempt))
+        else:
+            run = retry(self.c.create_run, exp, start_time=now_ms(), run_name=self.run_name,
+                        tags={**self.tags, "attempt": "1"})
+            self.run_id = run.info.run_id
+            if self.id_file:
+                from ..io import write_text
+
+                write_text(self.id_file, self.run_id + "\n")
+        return self.run_id
+
+    def _exists(self, run_id: str) -> bool:
+        try:
+            self.c.get_run(run_id)
+            return True
+        except Exception:  # a deleted store, another store
+            return False
+
+    def log_params(self, params: dict[str, Any]) -> None:
+        from mlflow.entities import Param
+
+        existing = self.c.get_run(self.run_id).data.params
+        items = [Param(k, str(v)[:6000]) for k, v in sorted(params.items()) if k not in existing]
+        for i in range(0, len(items), 90):  # MLflow takes at most 100 params per batch
+            retry(self.c.log_batch, self.run_id, params=items[i:i + 90])
+
+    def log_metrics(self, metrics: dict[str, Any], step: int = 0) -> None:
+        log_metrics(self.uri, self.run_id, metrics, step)
+
+    def set_tags(self, tags: dict[str, Any]) -> None:
+        from mlflow.entities import RunTag
+
+        items = [RunTag(k, str(v)[:5000]) for k, v in tags.items()]
+        if items:
+            retry(self.c.log_batch, self.run_id, tags=items)
+
+    def log_artifacts(self, paths) -> None:
+        for path in paths or []:
+            if path and Path(path).is_file():
+                retry(self.c.log_artifact, self.run_id, str(path))
+
+    def end(self, ok: bool, reason: str = "") -> None:
+        if reason:
+            self.set_tags({"failure": reason[:4000]})
+        retry(self.c.set_terminated, self.run_id, "FINISHED" if ok else "FAILED", now_ms())
+
+
+def log_metrics(uri: str, run_id: str, metrics: dict[str, Any], step: int = 0) -> None:
+    """Metrics into an existing run (a training's epoch logger, from whichever process trains)."""
+    from mlflow.entities import Metric
+
+    ts = now_ms()
+    items = [Metric(metric_name(k), float(v), ts, int(step)) for k, v in metrics.items() if finite(v)]
+    for i in range(0, len(items), 900):
+        retry(client(uri).log_batch, run_id, metrics=items[i:i + 900])
+
+
+def common_tags(kind: str, spec: dict[str, Any]) -> dict[str, str]:
+    """Tags of every job run: what it is, where it ran, which code ran it."""
+    from ..gitinfo import git_commit
+    from .hardware import hardware_tags
+
+    m = spec["model"]
+    commit = os.environ.get("YOLOV12_GIT_COMMIT") or git_commit() or "unknown"
+    return {"kind": kind, "run_dir": Path(spec["run_dir"]).name, "config": spec["config"], "scale": m["scale"],
+            "task": m["task"], "family": m["family"], "hierarchy": m["hierarchy"],
+            "mlflow.source.git.commit": commit, "mlflow.source.name": "yolov12-suite", "mlflow.source.type": "JOB",
+            **hardware_tags(spec)}

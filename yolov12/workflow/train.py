@@ -1,0 +1,284 @@
+"""Train job: one Ultralytics training per run directory, on exactly the devices the job holds.
+
+- **Divergence is a file, not an exception.** The guard (a training callback) writes ``diverged.json`` in the run
+  directory before it stops the run. With several devices Ultralytics trains in worker processes, and an exception
+  raised there reaches the job only as a failed subprocess; the job therefore never relies on the exception: after
+  training it reads the marker, and a marked run is recorded as *not converged* with its epoch (paper Table 2).
+- **Every epoch exactly once.** A run resumes from ``last.pt``. An epoch whose row reached ``results.csv`` but whose
+  checkpoint did not (a kill between the two writes) is cut from ``results.csv`` and trained again; the MLflow run is
+  the same one across attempts (its id is kept in the run directory) and each epoch is logged once, when its
+  checkpoint exists. ``attempts.json`` keeps each attempt's wall time, so ``seconds`` covers all of them.
+- Our trainer classes carry the guard and the epoch logger into DDP workers (Ultralytics pickles the trainer class
+  and its callbacks for them) and scope the offline AMP check to the training.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from ..io import write_json, write_text
+from . import tracking
+
+MARKER = "diverged.json"
+GUARD_ENV = "YOLOV12_TRAIN_GUARD"  # JSON: what our trainer classes need in every process of a training
+FORCE_CHILD_ENV = "YOLOV12_TRAIN_IN_CHILD"  # 1: train through Ultralytics' DDP launcher even on one device/CPU
+MODEL_KEYS = ("family", "scale", "task", "hierarchy")
+
+
+class Diverged(RuntimeError):
+    def __init__(self, epoch: int, loss: float, reason: str):
+        super().__init__(f"training diverged in epoch {epoch}: {reason} (mean loss {loss})")
+        self.epoch, self.loss, self.reason = epoch, loss, reason
+
+
+class DivergenceGuard:
+    """Stops a run at the first NaN/inf or exploded mean loss (Ultralytics would 'recover' from NaN by reloading
+    last.pt and hide the divergence); records it in ``marker`` first, so any process of a DDP run can report it."""
+
+    def __init__(self, max_loss: float, marker: str | None = None):
+        self.max_loss, self.marker = max_loss, marker
+
+    def __call__(self, trainer) -> None:
+        if trainer.tloss is None:
+            return
+        values = trainer.tloss.values() if isinstance(trainer.tloss, dict) else trainer.tloss
+        total = float(sum(float(v) for v in values)) if hasattr(values, "__iter__") else float(values)
+        loss = float(trainer.loss.detach().float().sum()) if trainer.loss is not None else total
+        epoch = trainer.epoch + 1
+        if not (math.isfinite(total) and math.isfinite(loss)):
+            self.stop(epoch, total, "loss is NaN/inf")
+        if total > self.max_loss:
+            self.stop(epoch, total, f"mean loss above max_loss={self.max_loss}")
+
+    def stop(self, epoch: int, loss: float, reason: str):
+        if self.marker and not Path(self.marker).exists():
+            write_json(self.marker, {"epoch": epoch, "loss": loss if math.isfinite(loss) else str(loss),
+                                     "reason": reason, "pid": os.getpid()})
+        raise Diverged(epoch, loss, reason)
+
+
+class EpochLogger:
+    """Logs each finished epoch (checkpoint saved) to the job's MLflow run, once: a training is live in MLflow."""
+
+    def __init__(self, uri: str, run_id: str, logged_file: str):
+        self.uri, self.run_id, self.logged_file = uri, run_id, logged_file
+        self._seen_metrics = None
+
+    def last_logged(self) -> int:
+        p = Path(self.logged_file)
+        return int(p.read_text()) if p.is_file() else 0
+
+    def log_row(self, epoch: int, row: dict[str, Any]) -> None:
+        if epoch <= self.last_logged():
+            return
+        tracking.log_metrics(self.uri, self.run_id, {k: v for k, v in row.items() if k not in ("epoch", "time")},
+                             step=epoch)
+        write_text(self.logged_file, f"{epoch}\n")
+
+    def __call__(self, trainer) -> None:
+        from ultralytics.utils import RANK
+
+        if RANK not in (-1, 0):
+            return
+        if trainer.epoch + 1 > trainer.epochs:  # the final validation of best.pt, after the last epoch
+            tracking.log_metrics(self.uri, self.run_id, {f"best/{k}": v for k, v in (trainer.metrics or {}).items()},
+                                 step=trainer.epochs)
+            return
+        validated = trainer.metrics is not self._seen_metrics  # Ultralytics makes a new dict per validation
+        self._seen_metrics = trainer.metrics
+        metrics = {**trainer.label_loss_items(trainer.tloss, prefix="train"), **(trainer.lr or {}),
+                   **((trainer.metrics or {}) if validated else {})}  # an unvalidated epoch has no val metrics
+        if validated:
+            mark_validated(self.logged_file, trainer.epoch + 1)
+        self.log_row(trainer.epoch + 1, metrics)
+
+
+def validated_file(logged_file: str | Path) -> Path:
+    return Path(str(logged_file) + ".validated")
+
+
+def mark_validated(logged_file: str | Path, epoch: int) -> None:
+    """Which epochs were validated (Ultralytics repeats stale or zero metrics for the others in results.csv)."""
+    path = validated_file(logged_file)
+    epochs = set(json.loads(path.read_text())) if path.is_file() else set()
+    write_json(path, sorted(epochs | {epoch}))
+
+
+def unvalidated(row: dict[str, Any]) -> dict[str, Any]:
+    """A results.csv row without the validation columns Ultralytics repeats for epochs it did not validate."""
+    return {k: v for k, v in row.items() if not k.startswith(("metrics/", "val/"))}
+
+
+def _guard_settings() -> dict[str, Any] | None:
+    text = os.environ.get(GUARD_ENV)
+    return json.loads(text) if text else None
+
+
+class SuiteTrainerMixin:
+    """What every training of the suite does, in the launching process and in each DDP worker."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        settings = _guard_settings()
+        if settings:
+            have = {type(f).__name__ for fs in self.callbacks.values() for f in fs}
+            if "DivergenceGuard" not in have:
+                self.add_callback("on_train_batch_end", DivergenceGuard(settings["max_loss"], settings["marker"]))
+            if "EpochLogger" not in have and settings.get("run_id"):
+                self.add_callback("on_fit_epoch_end", EpochLogger(settings["uri"], settings["run_id"],
+                                                                  settings["logged_file"]))
+        # torch.distributed.run sets LOCAL_RANK in its workers (Ultralytics' own LOCAL_RANK reads -1 when the world
+        # has one process, so it cannot tell a one-process launch from the launcher)
+        if os.environ.get(FORCE_CHILD_ENV) == "1" and "LOCAL_RANK" not in os.environ:
+            self.ddp, self.world_size = True, max(self.world_size, 1)  # the multi-device launcher, one process
+
+    def _setup_train(self, *args, **kwargs):
+        from ultralytics.engine import trainer as engine
+
+        from ..offline import local_amp_check
+
+        saved = engine.check_amp
+        engine.check_amp = local_amp_check  # Ultralytics' check downloads a model; ours compares on this model
+        try:
+            return super()._setup_train(*args, **kwargs)
+        finally:
+            engine.check_amp = saved
+
+
+def trainer_class(task: str):
+    from . import trainers
+
+    return trainers.TRAINERS[task]
+
+
+# ------------------------------------------------------------------------------------------------ bookkeeping
+def checkpoint_epoch(last: Path) -> tuple[str, int]:
+    """('missing' | 'interrupted' | 'finished', epochs completed): finished checkpoints have no optimizer state."""
+    if not last.is_file():
+        return "missing", 0
+    import torch
+
+    ckpt = torch.load(last, map_location="cpu", weights_only=False)
+    done = int(ckpt.get("epoch", -1)) + 1
+    return ("interrupted" if ckpt.get("optimizer") is not None and done > 0 else "finished"), done
+
+
+def read_rows(results_csv: Path) -> list[dict[str, float]]:
+    if not results_csv.is_file():
+        return []
+    import pandas as pd
+
+    df = pd.read_csv(results_csv)
+    df.columns = [c.strip() for c in df.columns]
+    return df.to_dict("records")
+
+
+def keep_epochs(results_csv: Path, upto: int) -> None:
+    """Cut rows of epochs after ``upto`` (trained, but their checkpoint never written): they are trained again."""
+    if not results_csv.is_file():
+        return
+    lines = results_csv.read_text().splitlines(keepends=True)
+    kept = lines[:1] + [ln for ln in lines[1:] if ln.strip() and float(ln.split(",", 1)[0]) <= upto]
+    if kept != lines:
+        write_text(results_csv, "".join(kept))
+
+
+def record_attempt(run_dir: Path, seconds: float, outcome: str) -> list[dict[str, Any]]:
+    path = run_dir / "attempts.json"
+    attempts = json.loads(path.read_text()) if path.is_file() else []
+    attempts.append({"seconds": round(seconds, 1), "outcome": outcome, "ended": time.time()})
+    write_json(path, attempts, indent=1)
+    return attempts
+
+
+# ------------------------------------------------------------------------------------------------ the job
+def run_train(spec: dict[str, Any], out: Path) -> dict[str, Any]:
+    run_dir = Path(spec["run_dir"]).resolve()
+    train_dir = run_dir / "train"
+    last, csv, marker = train_dir / "weights" / "last.pt", train_dir / "results.csv", run_dir / MARKER
+    state, done = checkpoint_epoch(last)
+    job = tracking.JobRun(spec["mlflow"]["uri"], Path(spec["run_dir"]).parents[1], spec["config"],
+                          f"train:{run_dir.name}", tracking.common_tags("train", spec), run_dir / "train.mlflow_run")
+    job.start()
+    logger = EpochLogger(job.uri, job.run_id, str(run_dir / "train.mlflow_epochs"))
+    params = {**{k: spec["model"][k] for k in MODEL_KEYS}, **{f"knob.{k}": v for k, v in spec["model"]["knobs"].items()},
+              **{f"train.{k}": v for k, v in spec["args"].items()}, "data": spec["data"], "max_loss": spec["max_loss"]}
+    job.log_params(params)
+    t0, outcome = time.perf_counter(), "failed"
+    try:
+        if state == "missing" and not marker.exists():
+            for stale in (csv, train_dir / "weights" / "best.pt", Path(logger.logged_file),
+                          validated_file(logger.logged_file)):
+                stale.unlink(missing_ok=True)  # a fresh start: nothing of an attempt that saved no epoch
+        if state == "interrupted" and not marker.exists():
+            keep_epochs(csv, done)
+            checked = validated_file(logger.logged_file)
+            checked = set(json.loads(checked.read_text())) if checked.is_file() else set()
+            for row in read_rows(csv):  # epochs checkpointed by an attempt killed before it logged them
+                epoch = int(row["epoch"])
+                logger.log_row(epoch, row if epoch in checked else unvalidated(row))
+        if state != "finished" and not marker.exists():
+            _train(spec, run_dir, last if state == "interrupted" else None, job, logger)
+        outcome = "ok"
+    except Exception as e:  # noqa: BLE001  (a diverged run is a result; anything else fails the job)
+        if not marker.exists():
+            record_attempt(run_dir, time.perf_counter() - t0, f"failed: {type(e).__name__}")
+            job.end(False, f"{type(e).__name__}: {e}")
+            raise
+    attempts = record_attempt(run_dir, time.perf_counter() - t0, "diverged" if marker.exists() else outcome)
+    result = collect(spec, run_dir, attempts)
+    result["mlflow_run_id"] = job.run_id
+    job.log_metrics({"converged": float(result["converged"]), "train_seconds": result["seconds"],
+                     **({"diverged_epoch": result["diverged_epoch"]} if result["diverged_epoch"] else {})},
+                    step=result["epochs_done"])
+    job.log_artifacts([csv, train_dir / "results.png", train_dir / "args.yaml", marker])
+    job.end(True)
+    return result
+
+
+def _train(spec: dict[str, Any], run_dir: Path, resume_from: Path | None, job, logger: EpochLogger) -> None:
+    from ultralytics import YOLO
+
+    from .. import models
+
+    guard = {"max_loss": spec["max_loss"], "marker": str(run_dir / MARKER), "uri": job.uri, "run_id": job.run_id,
+             "logged_file": logger.logged_file}
+    os.environ[GUARD_ENV] = json.dumps(guard)  # DDP workers inherit it
+    task = spec["model"]["task"]
+    if resume_from is not None:
+        print(f"resuming from {resume_from}", flush=True)
+        YOLO(str(resume_from)).train(resume=True, trainer=trainer_class(task))
+        return
+    model = models.build(**{k: spec["model"][k] for k in MODEL_KEYS}, nc=spec["model"]["nc"], **spec["model"]["knobs"])
+    model.train(**spec["args"], data=spec["data"], project=str(run_dir), name="train", exist_ok=True, verbose=True,
+                trainer=trainer_class(task))
+
+
+def collect(spec: dict[str, Any], run_dir: Path, attempts: list[dict[str, Any]]) -> dict[str, Any]:
+    train_dir = run_dir / "train"
+    marker = run_dir / MARKER
+    rows = read_rows(train_dir / "results.csv")
+    best = train_dir / "weights" / "best.pt"
+    epochs = [int(r["epoch"]) for r in rows]
+    if len(set(epochs)) != len(epochs):  # never report a repeated epoch as two
+        raise RuntimeError(f"{train_dir / 'results.csv'}: epochs {epochs} repeat")
+    result: dict[str, Any] = {"converged": True, "diverged_epoch": None, "reason": None}
+    if marker.exists():
+        d = json.loads(marker.read_text())
+        result.update(converged=False, diverged_epoch=d["epoch"], reason=d["reason"])
+    result.update(seconds=round(sum(a["seconds"] for a in attempts), 1), attempts=len(attempts),
+                  epochs_done=len(rows), epochs=spec["args"]["epochs"], seed=spec["args"]["seed"],
+                  best=str(best) if best.is_file() and result["converged"] else None,
+                  results_csv=str(train_dir / "results.csv"))
+    if len(rows) > spec["args"]["epochs"] or (result["converged"] and not rows):
+        raise RuntimeError(f"{train_dir / 'results.csv'} holds {len(rows)} epochs, the spec asks for "
+                           f"{spec['args']['epochs']}: refusing it as a result")
+    result["stopped_early"] = result["converged"] and len(rows) < spec["args"]["epochs"]  # Ultralytics' patience
+    validated = validated_file(run_dir / "train.mlflow_epochs")
+    result["validated_epochs"] = json.loads(validated.read_text()) if validated.is_file() else None
+    return result

@@ -1,0 +1,42 @@
+"""The suite's trainer classes, one per task: Ultralytics' own, with ``SuiteTrainerMixin`` (yolov12.workflow.train).
+
+Module-level classes on purpose: Ultralytics' DDP launcher pickles the trainer class for its worker processes, which
+import it from here (and, through ``yolov12.nn``, register our modules before they parse the model definition).
+"""
+
+from __future__ import annotations
+
+from ultralytics.models.yolo.classify import ClassificationTrainer
+from ultralytics.models.yolo.detect import DetectionTrainer
+from ultralytics.models.yolo.obb import OBBTrainer
+from ultralytics.models.yolo.pose import PoseTrainer
+from ultralytics.models.yolo.segment import SegmentationTrainer
+
+from ..nn import integration
+from .train import SuiteTrainerMixin
+
+integration.register()
+
+
+class SuiteDetectionTrainer(SuiteTrainerMixin, DetectionTrainer):
+    pass
+
+
+class SuiteSegmentationTrainer(SuiteTrainerMixin, SegmentationTrainer):
+    pass
+
+
+class SuitePoseTrainer(SuiteTrainerMixin, PoseTrainer):
+    pass
+
+
+class SuiteClassificationTrainer(SuiteTrainerMixin, ClassificationTrainer):
+    pass
+
+
+class SuiteOBBTrainer(SuiteTrainerMixin, OBBTrainer):
+    pass
+
+
+TRAINERS = {"detect": SuiteDetectionTrainer, "segment": SuiteSegmentationTrainer, "pose": SuitePoseTrainer,
+            "classify": SuiteClassificationTrainer, "obb": SuiteOBBTrainer}
