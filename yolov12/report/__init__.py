@@ -6,8 +6,9 @@ Snakemake's HTML report.
     paths = render_report("results/default", "reports/default", "default")
     figure_list("reports/default")  # [(figure, caption .rst, category), ...] for snakemake's report()
 
-Reads only ``results_dir/{accuracy,complexity,latency,curves}.csv`` (docs/results-schema.md) and the paper numbers
-shipped in ``yolov12/report/paper/``; see docs/report.md.
+Reads only the aggregated files of ``results_dir`` (studies.json, config.json, accuracy / deltas / complexity /
+latency / curves / jobs .csv, latency_samples.csv.gz; docs/report.md, "Inputs") and the paper numbers shipped in
+``yolov12/report/paper/``.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pathlib import Path
 from ..io import write_bytes, write_json, write_text
 
 if TYPE_CHECKING:
-    from .tables import Table
+    from .model import Table
     from .verdicts import Verdict
 
 # the renderers (pandas, matplotlib, typst) are imported where they are used: every `yolov12` command builds this
@@ -37,12 +38,13 @@ def _rst_escape(text: str) -> str:
 
 
 def _verdict_table(verdicts: list[Verdict]) -> Table:
-    from .tables import Cell, Table
+    from .model import Cell, Table
 
-    t = Table("verdicts", "V", "Reproduction verdicts", "Each paper claim, the rule that decides it and the numbers "
-              "the rule saw.", ["Claim", "Table", "Verdict", "Evidence", "Ref."], align="lllll", wide=True)
+    t = Table("verdicts", "V", "Reproduction verdicts", "Each paper claim, its verdict, why, and the numbers the rule "
+              "saw (claims.yaml).", ["Claim", "Table", "Verdict", "Why", "Evidence", "Ref."], align="llllll",
+              wide=True)
     for v in verdicts:
-        t.add([Cell(v.claim), Cell(v.table), Cell(v.label, strong=v.status != "not measured"),
+        t.add([Cell(v.claim), Cell(v.table), Cell(v.status, strong=True), Cell(v.reason or "\u2014"),
                Cell(v.evidence or "\u2014"), Cell(", ".join(v.refs))])
     return t
 
@@ -61,7 +63,7 @@ def render_report(results_dir: str | Path, out_dir: str | Path, config_name: str
     """Render the report of one config.
 
     results_dir: ``results/<config-name>/`` with the aggregated CSVs (any may be missing: its cells say why).
-    out_dir: where report.md, report.pdf, report.typ, tables/, figures/, captions/ and figures.json go.
+    out_dir: where report.md, report.pdf, report.typ, tables/, figures/, figure_data/, captions/ and figures.json go.
     reference_logs: optional directory of reference training logs (Ultralytics results.csv columns, named as in
         ``reference_logs.csv``, e.g. the official ``yolov12n.csv``) drawn under our training curves.
     provenance: the workflow's values for the header (config, git_commit, date, hardware, software: dict,
@@ -99,7 +101,9 @@ def render_report(results_dir: str | Path, out_dir: str | Path, config_name: str
         captions.append(write_text(out / "captions" / f"{f.stem}.rst", text))
     tex = [write_text(out / "tables" / f"{t.key}.tex", latex_table(t))
            for t in tables + [_verdict_table(verdicts), refs_table]]
+    data = [write_json(out / "figure_data" / f"{f.stem}.json", f.data) for f in figures]
     _clean(out / "figures", ".svg", {f.path.resolve() for f in figures})
+    _clean(out / "figure_data", ".json", {p.resolve() for p in data})
     _clean(out / "captions", ".rst", {p.resolve() for p in captions})
     _clean(out / "tables", ".tex", {p.resolve() for p in tex})
 
@@ -112,7 +116,8 @@ def render_report(results_dir: str | Path, out_dir: str | Path, config_name: str
     typ_path = write_text(out / "report.typ", render_typst(out, prov, tables, verdicts, figures, refs_table))
     paths = {"markdown": str(md_path), "typst": str(typ_path), "verdicts": str(verdicts_path),
              "manifest": str(manifest_path), "tables": [str(p) for p in tex],
-             "figures": [str(f.path) for f in figures], "captions": [str(p) for p in captions]}
+             "figures": [str(f.path) for f in figures], "figure_data": [str(p) for p in data],
+             "captions": [str(p) for p in captions]}
     if pdf:
         paths["pdf"] = str(write_bytes(out / "report.pdf", compile_pdf(typ_path, out)))
     return paths
@@ -127,7 +132,7 @@ def figure_list(out_dir: str | Path) -> list[tuple[Path, Path, str]]:
     manifest = out / "figures.json"
     if manifest.is_file():
         return [(out / e["figure"], out / e["caption"], e["category"]) for e in json.loads(manifest.read_text())]
-    cats = {"fig1": "Trade-offs", "curves": "Training curves", "ablation": "Ablations", "latency": "Latency"}
+    cats = {"fig1": "Trade-offs", "curves": "Training curves", "study": "Studies", "latency": "Latency"}
     items = []
     for fig in sorted((out / "figures").glob("*.svg")):
         cap = out / "captions" / f"{fig.stem}.rst"

@@ -12,24 +12,34 @@ import argparse
 import json
 from pathlib import Path
 
+from ..errors import UserError
+
+
+def _provenance(path: str) -> dict:
+    if path.endswith((".yaml", ".yml")):
+        from ..yamlio import load_yaml
+
+        provenance = load_yaml(path, "provenance file") or {}
+    else:
+        try:
+            provenance = json.loads(Path(path).read_text())
+        except (OSError, json.JSONDecodeError) as e:
+            raise UserError(f"cannot read: {e}", file=path, key="--provenance", allowed="a JSON or YAML mapping") \
+                from e
+    if not isinstance(provenance, dict):
+        raise UserError("must hold a mapping (key: value)", file=path, key="--provenance",
+                        allowed="config, git_commit, date, hardware, software, synthetic, ...")
+    return provenance
+
 
 def cmd_report(args: argparse.Namespace) -> int:
     from . import render_report
 
     results = Path(args.results)
     if not results.is_dir():
-        raise ValueError(f"report: results directory {results} does not exist")
-    provenance = None
-    if args.provenance:
-        text = Path(args.provenance).read_text()
-        if args.provenance.endswith((".yaml", ".yml")):
-            import yaml
-
-            provenance = yaml.safe_load(text) or {}
-        else:
-            provenance = json.loads(text)
-        if not isinstance(provenance, dict):
-            raise ValueError(f"report: {args.provenance} must hold a mapping (key: value)")
+        raise UserError("results directory does not exist", file=results, key="--results",
+                        allowed="results/<config-name>/ written by the workflow's aggregate stage")
+    provenance = _provenance(args.provenance) if args.provenance else None
     if args.synthetic is not None:
         provenance = dict(provenance or {}, synthetic=args.synthetic)
     config_name = args.config_name or results.name
@@ -46,7 +56,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def add_report_parser(subparsers) -> argparse.ArgumentParser:
     p = subparsers.add_parser("report", help="paper-style report (Markdown, PDF, LaTeX tables, figures)")
-    p.add_argument("--results", required=True, help="results/<config-name>/ with the aggregated CSVs")
+    p.add_argument("--results", required=True, help="results/<config-name>/ with the aggregated files")
     p.add_argument("--out", default=None, help="output directory (default: reports/<config-name>)")
     p.add_argument("--config-name", default=None, help="config name (default: the results directory's name)")
     p.add_argument("--reference-logs", default=None,

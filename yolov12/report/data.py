@@ -1,137 +1,60 @@
-"""Inputs of the report: the aggregated result CSVs (docs/results-schema.md), the paper's numbers shipped in
-``paper/``, and the data files that tie the two together (``mapping.csv``, ``claims.yaml``, ``reference_logs.csv``).
+"""The results of one config as the report sees them: ``results/<config>/`` read into studies and runs.
 
-Everything is read as text and converted on use, so an empty cell stays "not produced" rather than becoming 0 or NaN.
+The contract (docs/report.md, "Inputs"): ``studies.json``, ``config.json`` and the tidy CSVs ``accuracy``,
+``deltas``, ``complexity``, ``latency``, ``curves``, ``jobs`` (plus ``latency_samples.csv.gz``, read on demand by
+``timing.Samples``). Any file or column may be missing: the cells it would have filled say so.
 """
 
 from __future__ import annotations
 
-import csv
-import math
-import re
+import json
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-PAPER_DIR = HERE / "paper"
-KINDS = ("accuracy", "complexity", "latency", "curves")
-IDENTITY = ("config", "study", "study_table", "variant", "variant_dir", "baseline", "family", "scale", "task",
-            "mlflow_run_id", "results_file")
-SCALES = ("n", "s", "m", "l", "x")
-ACCURACY_METRICS = {"AP", "AP50", "AP75", "AP_small", "AP_medium", "AP_large", "AR1", "AR10", "AR100", "mask_AP",
-                    "mask_AP50", "kpt_AP", "kpt_AP50", "top1", "top5", "obb_mAP50", "obb_mAP50_95", "ultra_mAP50",
-                    "ultra_mAP50_95", "converged"}
+from ..errors import UserError
+from ..registry import SCALES
+from .paper import load_mapping, paper_ids
+from .parse import csv_columns, num, read_csv, truthy
+
+CSV_KINDS = ("accuracy", "deltas", "complexity", "latency", "curves", "jobs")
+PEERS = "peers"  # the study name of the other detectors timed for "Table 4 on this hardware"
 
 
-# ----------------------------------------------------------------------------------------------------------- parsing
-def read_csv(path: str | Path) -> list[dict[str, str]]:
-    """Rows of a CSV file as dicts of stripped strings; lines starting with '#' are comments."""
-    with open(path, newline="") as f:
-        lines = [line for line in f if not line.lstrip().startswith("#")]
-    rows = []
-    for row in csv.DictReader(lines):
-        rows.append({(k or "").strip(): (v or "").strip() if isinstance(v, str) else "" for k, v in row.items()})
-    return rows
+@dataclass
+class Variant:
+    name: str
+    knobs_delta: dict = field(default_factory=dict)
+    train_delta: dict = field(default_factory=dict)
+    family: str = "yolov12"
+    task: str = "detect"
+    hierarchy: str = "full"
+    note: str = ""
 
 
-def num(value) -> float | None:
-    """A finite float, or None for empty / unparsable / NaN cells. Infinite values are kept (a diverged loss)."""
-    if value is None:
-        return None
-    if isinstance(value, (int, float)):
-        return None if isinstance(value, float) and math.isnan(value) else float(value)
-    text = str(value).strip()
-    if not text:
-        return None
-    try:
-        x = float(text)
-    except ValueError:
-        return None
-    return None if math.isnan(x) else x
+@dataclass
+class Study:
+    name: str
+    table: str = ""
+    title: str = ""
+    file: str = ""
+    tasks: tuple[str, ...] = ("detect",)
+    scales: tuple[str, ...] = ()
+    baseline: str | None = None
+    baselines: dict = field(default_factory=dict)  # per scale, where a study's default differs by scale (Table 2)
+    seeds: tuple = (0,)
+    variants: list[Variant] = field(default_factory=list)
+    declared: bool = True  # False: not in studies.json, reconstructed from the result rows
+
+    def variant(self, name: str) -> Variant | None:
+        return next((v for v in self.variants if v.name == name), None)
+
+    def baseline_at(self, scale: str) -> str | None:
+        return self.baselines.get(scale, self.baseline) if self.baselines else self.baseline
 
 
-def truthy(value) -> bool | None:
-    text = str(value).strip().lower()
-    if text in ("true", "1", "yes", "y", "t", "1.0"):
-        return True
-    if text in ("false", "0", "no", "n", "f", "0.0"):
-        return False
-    return None
-
-
-def norm_variant(value) -> str:
-    """Variant key used for matching: numbers compare by value ('2', '2.0' and '2.00' are the same variant)."""
-    text = str(value).strip()
-    try:
-        return format(float(text), "g")
-    except ValueError:
-        return text.lower()
-
-
-def table_key(study_table: str) -> str:
-    """'Table 5(c)', 'Table 5c', 'table5c', '5c' -> '5c'; 'Table 2' -> '2'; '' -> ''."""
-    m = re.search(r"(\d+)\s*\(?\s*([a-h]?)\s*\)?", str(study_table).lower())
-    return f"{m.group(1)}{m.group(2)}" if m else ""
-
-
-# ------------------------------------------------------------------------------------------------------ paper tables
-@cache
-def paper_table(name: str) -> tuple[dict[str, str], ...]:
-    return tuple(read_csv(PAPER_DIR / f"{name}.csv"))
-
-
-@cache
-def paper_rows() -> dict[str, dict[str, str]]:
-    """Every paper / README row by its ``row_id`` (t1.*, t2.*, t3.*, t4.*, t5?.*, t6.*, readme.*)."""
-    out: dict[str, dict[str, str]] = {}
-    for name in ("table1_coco", "table2_relan", "table3_area_attention", "table4_speed", "table5_diagnostics",
-                 "table6_ap_by_size", "readme_results"):
-        for row in paper_table(name):
-            if row["row_id"] in out:
-                raise ValueError(f"paper/{name}.csv: duplicate row_id {row['row_id']}")
-            out[row["row_id"]] = row
-    return out
-
-
-def paper_value(row_id: str, column: str) -> float | None:
-    row = paper_rows().get(row_id)
-    return None if row is None else num(row.get(column))
-
-
-# ----------------------------------------------------------------------------------------------------------- mapping
-@dataclass(frozen=True)
-class MapRule:
-    study: str
-    study_table: str
-    variant: str
-    family: str
-    task: str
-    scale: str
-    rows: tuple[str, ...]
-
-    def matches(self, run: "Run") -> bool:
-        def ok(pattern, value, key=str.lower):
-            return pattern == "*" or key(pattern) == key(value)
-
-        return (ok(self.study, run.study) and ok(self.study_table, run.study_table, table_key)
-                and ok(self.variant, run.variant, norm_variant) and ok(self.family, run.family)
-                and ok(self.task, run.task) and ok(self.scale, run.scale))
-
-
-def load_mapping(path: str | Path | None = None) -> list[MapRule]:
-    rules = []
-    for row in read_csv(path or HERE / "mapping.csv"):
-        rules.append(MapRule(row["study"] or "*", row["study_table"] or "*", row["variant"] or "*",
-                             row["family"] or "*", row["task"] or "*", row["scale"] or "*",
-                             tuple(r.strip() for r in row["paper_rows"].split(";") if r.strip())))
-    return rules
-
-
-# -------------------------------------------------------------------------------------------------------------- runs
 @dataclass
 class Run:
-    """One measured model: a (study, variant, family, scale, task) with the rows of each result kind."""
+    """One measured model, (study, variant, family, scale, task), with its rows of every kind (accuracy: per seed)."""
 
     study: str
     study_table: str
@@ -140,38 +63,57 @@ class Run:
     scale: str
     task: str
     baseline: bool = False
-    accuracy: dict[str, str] | None = None
+    accuracy: list[dict[str, str]] = field(default_factory=list)
     complexity: dict[str, str] | None = None
     latency: list[dict[str, str]] = field(default_factory=list)
     curves: list[dict[str, str]] = field(default_factory=list)
-    paper: tuple[str, ...] = ()  # paper row ids this run reproduces
-    device_reasons: dict[str, str] = field(default_factory=dict)  # why a device class has no latency in the config
-
-    @property
-    def key(self) -> tuple[str, str, str, str, str]:
-        return (self.study, self.variant, self.family, self.scale, self.task)
+    deltas: list[dict[str, str]] = field(default_factory=list)
+    paper: tuple[str, ...] = ()  # paper row ids this run reproduces (mapping.csv)
+    device_reasons: dict[str, str] = field(default_factory=dict)  # why a device class has no latency at all
 
     @property
     def label(self) -> str:
+        if self.study == PEERS:
+            return f"{self.family.replace('yolov', 'YOLOv').replace('yolo', 'YOLO')}-{self.scale.upper()}"
         fam = "YOLOv12-turbo" if self.family == "yolov12-turbo" else "YOLOv12"
         task = "" if self.task in ("", "detect") else f" ({self.task})"
         return f"{fam}-{self.scale.upper()}{task}"
 
-    def acc(self, metric: str) -> float | None:
-        return None if self.accuracy is None else num(self.accuracy.get(metric))
+    def seeds_converged(self) -> list[dict[str, str]]:
+        """Accuracy rows of the seeds that converged (or whose convergence was not recorded)."""
+        return [r for r in self.accuracy if truthy(r.get("converged", "")) is not False]
+
+    def acc_values(self, metric: str) -> list[float]:
+        """The metric (fraction 0..1) of every converged seed that has it."""
+        return [v for v in (num(r.get(metric)) for r in self.seeds_converged()) if v is not None]
 
     @property
     def converged(self) -> bool | None:
-        return None if self.accuracy is None else truthy(self.accuracy.get("converged", ""))
+        flags = [truthy(r.get("converged", "")) for r in self.accuracy]
+        if not flags or all(f is None for f in flags):
+            return None
+        return all(f is not False for f in flags)
+
+    @property
+    def diverged(self) -> list[tuple[str, int | None]]:
+        """(seed, epoch) of every seed that did not converge."""
+        out = []
+        for r in self.accuracy:
+            if truthy(r.get("converged", "")) is False:
+                ep = num(r.get("diverged_epoch"))
+                out.append((r.get("seed", ""), None if ep is None else int(ep)))
+        return out
 
     @property
     def diverged_epoch(self) -> int | None:
-        v = None if self.accuracy is None else num(self.accuracy.get("diverged_epoch"))
-        return None if v is None else int(v)
+        return next((ep for _, ep in self.diverged if ep is not None), None)
+
+    def distinct(self, column: str) -> list[str]:
+        return sorted({r.get(column, "") for r in self.accuracy} - {""})
 
     @property
     def dataset(self) -> str:
-        return "" if self.accuracy is None else self.accuracy.get("dataset", "")
+        return ", ".join(self.distinct("dataset"))
 
 
 class Refs:
@@ -190,10 +132,11 @@ class Refs:
         if key not in self.ids:
             rid = f"R{len(self.ids) + 1}"
             self.ids[key] = rid
+            seed = f"seed {row['seed']}" if row.get("seed", "") != "" else ""
+            what = (row.get("study", ""), row.get("variant", ""), f"{row.get('family', '')}-{row.get('scale', '')}",
+                    row.get("task", ""), seed)
             self.info[rid] = {"mlflow_run_id": key[0], "results_file": key[1], "kinds": kind,
-                              "what": " ".join(x for x in (row.get("study", ""), row.get("variant", ""),
-                                                           f"{row.get('family', '')}-{row.get('scale', '')}",
-                                                           row.get("task", "")) if x)}
+                              "what": " ".join(x for x in what if x)}
         else:
             rid = self.ids[key]
             kinds = self.info[rid]["kinds"].split(", ")
@@ -201,27 +144,56 @@ class Refs:
                 self.info[rid]["kinds"] = ", ".join(kinds + [kind])
         return rid
 
+    def run(self, run: Run | None, kinds=("accuracy", "complexity"), latency_rows=()) -> list[str]:
+        """The reference ids of a run's rows of ``kinds`` (every seed) and of the given latency rows."""
+        if run is None:
+            return []
+        rows = [("accuracy", r) for r in run.accuracy] if "accuracy" in kinds else []
+        rows += [("complexity", run.complexity)] if "complexity" in kinds else []
+        rows += [("latency", r) for r in latency_rows if r]
+        out = []
+        for kind, row in rows:
+            rid = self.of(row, kind)
+            if rid and rid not in out:
+                out.append(rid)
+        return out
+
 
 @dataclass
 class Results:
     results_dir: Path
     config_name: str
     frames: dict[str, list[dict[str, str]]]
-    present: dict[str, bool]
+    columns: dict[str, set[str]]
+    studies: list[Study]
+    config: dict
     runs: list[Run]
     refs: Refs
+
+    def present(self, kind: str) -> bool:
+        return kind in self.columns
+
+    def why_missing(self, kind: str, column: str | None = None) -> str | None:
+        """Why a whole kind (or one of its columns) is absent, or None when it is there."""
+        if kind not in self.columns:
+            return f"no {kind}.csv in the results"
+        if column is not None and column not in self.columns[kind]:
+            return f"{kind}.csv has no {column} column"
+        return None
+
+    def study(self, name: str) -> Study | None:
+        return next((s for s in self.studies if s.name == name), None)
+
+    def runs_of(self, study: str) -> list[Run]:
+        return [r for r in self.runs if r.study == study]
 
     def runs_for(self, row_id: str, family: str | None = None) -> list[Run]:
         return [r for r in self.runs if row_id in r.paper and (family is None or r.family == family)]
 
     def runs_in_table(self, key: str) -> list[Run]:
-        """Runs of paper table ``key`` ('1', '2', '5c', ...): mapped to one of its rows or naming it in study_table."""
-        prefixes = (f"t{key}.", "readme.") if key == "1" else (f"t{key}.",)  # README rows extend Table 1
-        out = []
-        for r in self.runs:
-            if any(p.startswith(prefixes) for p in r.paper) or table_key(r.study_table) == key:
-                out.append(r)
-        return out
+        """Runs mapped to a row of paper table ``key`` ('1', '2', '5c', ...); README rows extend Table 1."""
+        prefixes = (f"t{key}.", "readme.") if key == "1" else (f"t{key}.",)
+        return [r for r in self.runs if any(p.startswith(prefixes) for p in r.paper)]
 
     @property
     def latency_devices(self) -> list[str]:
@@ -233,199 +205,145 @@ class Results:
         return seen
 
 
+def scale_order(scale: str) -> int:
+    return SCALES.index(scale) if scale in SCALES else len(SCALES)
+
+
+def _load_json(path: Path, what: str):
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        raise UserError(f"cannot read {what}: {e}", file=path, allowed="a JSON file written by the aggregation") \
+            from e
+
+
+def parse_studies(raw, path: Path) -> list[Study]:
+    if not isinstance(raw, list):
+        raise UserError("must hold a list of studies", file=path, key="(top level)", allowed="[{study, variants, ...}]")
+    out = []
+    for i, s in enumerate(raw):
+        if not isinstance(s, dict) or not s.get("study"):
+            raise UserError(f"entry {i} is not a study", file=path, key=f"[{i}].study", allowed="a non-empty name")
+        variants = []
+        for j, v in enumerate(s.get("variants") or []):
+            if not isinstance(v, dict) or not v.get("variant"):
+                raise UserError(f"variant {j} has no name", file=path, key=f"{s['study']}.variants[{j}].variant",
+                                allowed="a non-empty name")
+            variants.append(Variant(str(v["variant"]), dict(v.get("knobs_delta") or {}),
+                                    dict(v.get("train_delta") or {}), v.get("family") or "yolov12",
+                                    v.get("task") or s.get("task") or "detect", v.get("hierarchy") or "full",
+                                    v.get("note") or ""))
+        tasks = tuple(s.get("tasks") or ([s["task"]] if s.get("task") else sorted({v.task for v in variants})))
+        out.append(Study(str(s["study"]), s.get("table") or "", s.get("title") or "", s.get("file") or "",
+                         tasks or ("detect",), tuple(s.get("scales") or ()), s.get("baseline"),
+                         dict(s.get("baselines") or {}), tuple(s.get("seeds") or (0,)), variants))
+    return out
+
+
 def _sort_key(row: dict[str, str]):
-    scale = row.get("scale", "")
-    return (row.get("study", ""), SCALES.index(scale) if scale in SCALES else 9, row.get("family", ""),
-            row.get("variant", ""), row.get("task", ""))
+    return (scale_order(row.get("scale", "")), row.get("family", ""), row.get("variant", ""), row.get("task", ""),
+            num(row.get("seed")) or 0)
 
 
 def load_results(results_dir: str | Path, config_name: str | None = None,
                  mapping: str | Path | None = None) -> Results:
-    """Read ``results_dir/{accuracy,complexity,latency,curves}.csv`` (any may be missing) into runs."""
+    """Read ``results_dir`` (any file may be missing) into studies and runs."""
     results_dir = Path(results_dir)
     frames: dict[str, list[dict[str, str]]] = {}
-    present: dict[str, bool] = {}
-    for kind in KINDS:
+    columns: dict[str, set[str]] = {}
+    for kind in CSV_KINDS:
         path = results_dir / f"{kind}.csv"
-        present[kind] = path.is_file()
-        frames[kind] = read_csv(path) if present[kind] else []
+        frames[kind] = read_csv(path) if path.is_file() else []
+        if path.is_file():
+            columns[kind] = set(csv_columns(path))
+    studies_path, config_path = results_dir / "studies.json", results_dir / "config.json"
+    studies = parse_studies(_load_json(studies_path, "studies.json"), studies_path) if studies_path.is_file() else []
+    config = _load_json(config_path, "config.json") if config_path.is_file() else {}
+    if not isinstance(config, dict):
+        raise UserError("must hold a mapping", file=config_path, key="(top level)", allowed="{name, train, ...}")
     if config_name is None:
         names = {row.get("config", "") for rows in frames.values() for row in rows} - {""}
-        config_name = names.pop() if len(names) == 1 else results_dir.name
+        config_name = config.get("name") or (names.pop() if len(names) == 1 else results_dir.name)
+
     rules = load_mapping(mapping)
+    by_name = {s.name: s for s in studies}
     runs: dict[tuple, Run] = {}
 
     def run_of(row: dict[str, str]) -> Run:
-        key = (row.get("study", ""), row.get("variant", ""), row.get("family", "") or "yolov12",
-               row.get("scale", ""), row.get("task", "") or "detect")
+        study = row.get("study", "")
+        key = (study, row.get("variant", ""), row.get("family", "") or "yolov12", row.get("scale", ""),
+               row.get("task", "") or "detect")
         if key not in runs:
-            run = Run(study=key[0], study_table=row.get("study_table", ""), variant=key[1], family=key[2],
-                      scale=key[3], task=key[4], baseline=bool(truthy(row.get("baseline", ""))))
-            ids: list[str] = []
-            for rule in rules:
-                if rule.matches(run):
-                    for rid in rule.rows:
-                        rid = rid.replace("{scale}", run.scale)
-                        if rid in paper_rows() and rid not in ids:
-                            ids.append(rid)
-            run.paper = tuple(ids)
+            s = by_name.get(study)
+            table = s.table if s and s.table else row.get("study_table", "")
+            declared = s.baseline_at(key[3]) if s else None
+            baseline = declared == key[1] if declared is not None else bool(truthy(row.get("baseline")))
+            run = Run(study, table, key[1], key[2], key[3], key[4], baseline=baseline)
+            run.paper = paper_ids(rules, study, table, key[1], key[2], key[4], key[3])
             runs[key] = run
-        run = runs[key]
-        run.baseline = run.baseline or bool(truthy(row.get("baseline", "")))
-        run.study_table = run.study_table or row.get("study_table", "")
-        return run
+        return runs[key]
 
     for kind in ("accuracy", "complexity", "latency"):
         for row in sorted(frames[kind], key=_sort_key):
             run = run_of(row)
-            if kind == "latency":
+            if kind == "accuracy":
+                run.accuracy.append(row)
+            elif kind == "latency":
                 run.latency.append(row)
-            elif getattr(run, kind) is None:
-                setattr(run, kind, row)
+            elif run.complexity is None:
+                run.complexity = row
     for row in frames["curves"]:
         run_of(row).curves.append(row)
-    ordered = sorted(runs.values(), key=lambda r: _sort_key({"study": r.study, "scale": r.scale, "family": r.family,
-                                                             "variant": r.variant, "task": r.task}))
-    device_reasons: dict[str, str] = {}  # only for device classes with no usable measurement at all
-    ok_devices = {device_class(r) for r in frames["latency"] if r.get("status", "ok") == "ok"}
-    for row in frames["latency"]:
-        if row.get("status") in ("unavailable", "failed") and row.get("reason") and device_class(row) not in ok_devices:
-            device_reasons.setdefault(device_class(row), row["reason"])
+    for row in frames["deltas"]:
+        for run in runs.values():
+            if (run.study, run.variant, run.scale) == (row.get("study"), row.get("variant"), row.get("scale")):
+                run.deltas.append(row)
+                break
+
+    studies = studies + _undeclared(studies, runs.values())
+    order = {s.name: i for i, s in enumerate(studies)}
+
+    def run_key(r: Run):
+        s = by_name.get(r.study)
+        vnames = [v.name for v in s.variants] if s else []
+        return (order.get(r.study, len(order)), scale_order(r.scale),
+                vnames.index(r.variant) if r.variant in vnames else len(vnames), r.variant, r.family, r.task)
+
+    ordered = sorted(runs.values(), key=run_key)
+    _device_reasons(frames["latency"], ordered)
     refs = Refs()  # numbered run by run, so the ids of one run are adjacent
     for run in ordered:
-        run.device_reasons = device_reasons
-        refs.of(run.accuracy, "accuracy")
-        refs.of(run.complexity, "complexity")
-        for row in run.latency:
-            refs.of(row, "latency")
-    return Results(results_dir, config_name, frames, present, ordered, refs)
+        refs.run(run, latency_rows=run.latency)
+    return Results(results_dir, config_name, frames, columns, studies, config, ordered, refs)
 
 
-def row_refs(refs: Refs, run: Run | None, kinds=("accuracy", "complexity"), latency_rows=()) -> list[str]:
-    if run is None:
-        return []
-    out = []
-    for kind in kinds:
-        rid = refs.of(getattr(run, kind), kind)
-        if rid and rid not in out:
-            out.append(rid)
+def _undeclared(studies: list[Study], runs) -> list[Study]:
+    """Studies that have result rows but no studies.json entry (or no studies.json at all), from the rows."""
+    known = {s.name for s in studies}
+    extra: dict[str, Study] = {}
+    for run in runs:
+        if run.study in known:
+            continue
+        s = extra.setdefault(run.study, Study(run.study, run.study_table, declared=False, tasks=()))
+        if s.variant(run.variant) is None:
+            s.variants.append(Variant(run.variant, family=run.family, task=run.task))
+        if run.task not in s.tasks:
+            s.tasks += (run.task,)
+        if run.scale not in s.scales:
+            s.scales += (run.scale,)
+        if run.baseline:
+            s.baseline = run.variant
+    return list(extra.values())
+
+
+def _device_reasons(latency_rows: list[dict[str, str]], runs: list[Run]) -> None:
+    """Why a device class has no usable cell at all in this config (e.g. 'no CUDA device'), for every run."""
+    from .timing import device_class
+
+    ok = {device_class(r) for r in latency_rows if r.get("status", "ok") == "ok"}
+    reasons: dict[str, str] = {}
     for row in latency_rows:
-        rid = refs.of(row, "latency")
-        if rid and rid not in out:
-            out.append(rid)
-    return out
-
-
-# ------------------------------------------------------------------------------------------------------ latency pick
-DEVICE_CLASSES = ("cpu", "cuda")
-NOT_TIMED = "not timed in this config"
-RUNTIME_ORDER = ("eager", "compile", "cudagraphs", "onnxruntime", "tensorrt")
-
-
-def device_class(row: dict[str, str]) -> str:
-    return "cuda" if str(row.get("device", "")).startswith("cuda") else "cpu"
-
-
-def device_name(row: dict[str, str]) -> str:
-    """The device's name, or the device string (cuda:0) when the row has none (e.g. status unavailable)."""
-    return row.get("device_name", "") or row.get("device", "")
-
-
-def latency_ms(row: dict[str, str] | None) -> float | None:
-    if row is None:
-        return None
-    value = num(row.get("median_ms"))
-    return value if value is not None else num(row.get("mean_ms"))
-
-
-@dataclass(frozen=True)
-class Setting:
-    """A latency setting: device class, precision, runtime (and the device name it ran on, for labels)."""
-
-    device: str
-    precision: str
-    runtime: str
-    device_name: str = ""
-
-    @property
-    def label(self) -> str:
-        dev = self.device_name or self.device
-        return f"{dev} {self.precision} {self.runtime}"
-
-    @property
-    def short(self) -> str:
-        return f"{'GPU' if self.device == 'cuda' else 'CPU'} {self.precision} {self.runtime}"
-
-
-def _pref(row, runtime_pref, backend_avoid=()):
-    rt = row.get("runtime", "")
-    if rt in runtime_pref:
-        rank = runtime_pref.index(rt)
-    elif rt in RUNTIME_ORDER:
-        rank = len(runtime_pref) + RUNTIME_ORDER.index(rt)
-    else:
-        rank = 99
-    return (0 if row.get("scope", "forward") in ("forward", "") else 1,
-            0 if num(row.get("batch")) in (None, 1.0) else 1,
-            1 if row.get("attn_backend", "") in backend_avoid else 0, rank)
-
-
-def pick_latency(run: Run | None, device: str, precision: str, runtime_pref=RUNTIME_ORDER, runtime: str | None = None,
-                 backend_avoid=(), device_match: str | None = None) -> tuple[dict | None, str]:
-    """The preferred ``status: ok`` latency row of ``run`` for a device class and precision, or (None, reason)."""
-    if run is None:
-        return None, "not run in this config"
-    rows = [r for r in run.latency if device_class(r) == device and r.get("precision", "") == precision
-            and (runtime is None or r.get("runtime", "") == runtime)
-            and (device_match is None or device_match.lower() in device_name(r).lower())]
-    ok = [r for r in rows if r.get("status", "ok") == "ok" and latency_ms(r) is not None]
-    if ok:
-        return sorted(ok, key=lambda r: _pref(r, runtime_pref, backend_avoid))[0], ""
-    for status in ("unavailable", "failed"):
-        bad = [r for r in rows if r.get("status") == status]
-        if bad:
-            reason = bad[0].get("reason") or status
-            return None, reason if status == "unavailable" else f"failed: {reason}"
-    if not rows and run.device_reasons.get(device) and not device_match:
-        return None, run.device_reasons[device]
-    if not run.latency:
-        return None, NOT_TIMED
-    what = f"{'GPU' if device == 'cuda' else 'CPU'} {precision}" + (f" {runtime}" if runtime else "")
-    return None, f"{what} not measured" + (f" on {device_match}" if device_match else "")
-
-
-def choose_setting(runs: list[Run], prefer=(("cuda", "fp16"), ("cuda", "fp32"), ("cpu", "fp32")),
-                   runtime_pref=RUNTIME_ORDER) -> Setting | None:
-    """The latency setting available (status ok) for most of ``runs``; ties go to the earlier preference."""
-    best, best_count = None, 0
-    combos = []
-    for dev, prec in prefer:
-        runtimes = sorted({r.get("runtime", "") for run in runs for r in run.latency
-                           if device_class(r) == dev and r.get("precision") == prec and r.get("status", "ok") == "ok"},
-                          key=lambda rt: runtime_pref.index(rt) if rt in runtime_pref else 99)
-        combos += [(dev, prec, rt) for rt in runtimes]
-    for dev, prec, rt in combos:
-        count = sum(pick_latency(run, dev, prec, runtime=rt)[0] is not None for run in runs)
-        if count > best_count:
-            names = [pick_latency(run, dev, prec, runtime=rt)[0] for run in runs]
-            name = next((n.get("device_name", "") for n in names if n), "")
-            best, best_count = Setting(dev, prec, rt, name), count
-    return best
-
-
-# ------------------------------------------------------------------------------------------------ reference logs
-def reference_log_for(directory: str | Path | None, family: str, task: str, scale: str) -> Path | None:
-    """The reference training log (Ultralytics results.csv columns) for a run, by the names in reference_logs.csv."""
-    if not directory:
-        return None
-    directory = Path(directory)
-    for row in read_csv(HERE / "reference_logs.csv"):
-        if row["family"] == family and row["task"] == task:
-            path = directory / row["file"].replace("{scale}", scale)
-            if path.is_file():
-                return path
-    return None
-
-
-def read_log(path: str | Path) -> list[dict[str, str]]:
-    return read_csv(path)
+        if row.get("status") in ("unavailable", "failed") and row.get("reason") and device_class(row) not in ok:
+            reasons.setdefault(device_class(row), row["reason"])
+    for run in runs:
+        run.device_reasons = reasons

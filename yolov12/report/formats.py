@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from .tables import Cell, Table
+from .model import Cell, Table
 
 DASH = "\u2014"
 

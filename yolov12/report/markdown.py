@@ -1,4 +1,5 @@
-"""report.md: GitHub-flavoured Markdown with the tables, the verdicts and the figures as relative SVG links."""
+"""report.md: GitHub-flavoured Markdown with the verdicts, the tables (each study's figure right under its table) and
+the figures as relative SVG links."""
 
 from __future__ import annotations
 
@@ -7,13 +8,21 @@ from pathlib import Path
 
 from . import provenance as prov_mod
 from .formats import DASH, md_escape, md_table
+from .model import SECTIONS, Table
 from .plots import FigureInfo
-from .tables import Table
-from .verdicts import NOT_MEASURED, NOT_REPRODUCED, REPRODUCED, Verdict, summary
+from .verdicts import HOW_DECIDED, INCONCLUSIVE, NOT_MEASURED, NOT_REPRODUCED, REPRODUCED, Verdict, summary_text
 
 PAPER = ("YOLOv12: Attention-Centric Real-Time Object Detectors (Yunjie Tian, Qixiang Ye, David Doermann, 2025; "
          "arXiv 2502.12524)")
-VERDICT_MARK = {REPRODUCED: "\u2705", NOT_REPRODUCED: "\u274c", NOT_MEASURED: "\u2796"}
+VERDICT_MARK = {REPRODUCED: "\u2705", NOT_REPRODUCED: "\u274c", INCONCLUSIVE: "\u2754", NOT_MEASURED: "\u2796"}
+SOURCES = """\
+- Tables 1\u20137: the YOLOv12 paper (arXiv 2502.12524, v1), transcribed as numbers in `yolov12/report/paper/`
+  (`table1_coco.csv`, `table2_relan.csv`, `table3_area_attention.csv`, `table4_speed.csv`,
+  `table5_diagnostics.csv`, `table6_ap_by_size.csv`, `table7_recipe.csv`).
+- YOLOv12-turbo, segmentation and classification numbers: the official README of the YOLOv12 repository
+  (`readme_results.csv`).
+- Which measured row reproduces which paper row: `yolov12/report/mapping.csv`; the claims, their rules and margins:
+  `yolov12/report/claims.yaml`."""
 
 
 def anchor(heading: str) -> str:
@@ -37,18 +46,19 @@ def _with_ref_links(md: str) -> str:
 
 
 def verdict_section(verdicts: list[Verdict], level: int = 2) -> str:
-    counts = summary(verdicts)
     lines = [f"{'#' * level} Reproduction verdicts", "",
-             f"{counts[REPRODUCED]} reproduced, {counts[NOT_REPRODUCED]} not reproduced, {counts[NOT_MEASURED]} not "
-             "measured in this config. Each claim is data (`yolov12/report/claims.yaml`) with the rule that decides "
-             "it; the evidence column gives the numbers the rule saw.", "",
-             "| Claim | Table | Verdict | Evidence | Ref. |", "|:--|:--|:--|:--|:--|"]
+             f"{summary_text(verdicts)} in this config. {HOW_DECIDED}", "",
+             "| Claim | Table | Verdict | Why | Evidence | Ref. |", "|:--|:--|:--|:--|:--|:--|"]
     for v in verdicts:
-        refs = link_refs(", ".join(v.refs))
-        evidence = md_escape(v.evidence) or DASH
-        lines.append(f"| {md_escape(v.claim)} | {md_escape(v.table)} | {VERDICT_MARK[v.status]} "
-                     f"{md_escape(v.label)} | {evidence} | {refs} |")
+        lines.append(f"| {md_escape(v.claim)} | {md_escape(v.table)} | {VERDICT_MARK[v.status]} **{v.status}** | "
+                     f"{md_escape(v.reason) or DASH} | {md_escape(v.evidence) or DASH} | "
+                     f"{link_refs(', '.join(v.refs))} |")
     return "\n".join(lines) + "\n"
+
+
+def _figure(out_dir: Path, f: FigureInfo, number: int) -> list[str]:
+    rel = f.path.relative_to(out_dir).as_posix()
+    return [f"![{md_escape(f.title)}]({rel})", "", f"*Figure {number}. {md_escape(f.caption)}*", ""]
 
 
 def render_markdown(out_dir: Path, prov: dict, tables: list[Table], verdicts: list[Verdict],
@@ -59,25 +69,40 @@ def render_markdown(out_dir: Path, prov: dict, tables: list[Table], verdicts: li
     parts += [f"Every number this config measured, beside the paper's: {PAPER}. Paper numbers are transcribed in "
               "`yolov12/report/paper/` (see the last section); each measured number names its MLflow run and "
               "results file in the Ref. column (see [Where every number comes from](#where-every-number-comes-from)). "
-              "\u0394 = ours \u2212 paper; \u201c\u2014 (reason)\u201d marks a cell this config did not produce.", "",
-              "| | |", "|:--|:--|"]
+              "\u0394 = ours \u2212 paper; \u201c\u2014 (reason)\u201d marks a cell this config did not produce. "
+              f"{prov_mod.MEASURED_STATEMENT}", "", "| | |", "|:--|:--|"]
     parts += [f"| {md_escape(k)} | {md_escape(v)} |" for k, v in prov_mod.rows(prov)]
     parts += ["", "## Contents", "", "- [Reproduction verdicts](#reproduction-verdicts)"]
-    parts += [f"- [{t.heading}](#{anchor(t.heading)})" for t in tables]
+    for section in SECTIONS:
+        members = [t for t in tables if t.section == section]
+        if members:
+            parts.append(f"- [{section}](#{anchor(section)})")
+            parts += [f"  - [{t.heading}](#{anchor(t.heading)})" for t in members]
     parts += ["- [Figures](#figures)", "- [Where every number comes from](#where-every-number-comes-from)",
               "- [Sources of the paper numbers](#sources-of-the-paper-numbers)", ""]
     parts.append(verdict_section(verdicts))
-    parts += ["## Tables", ""]
-    for t in tables:
-        parts.append(_with_ref_links(md_table(t)))
+    numbers = {f.stem: i for i, f in enumerate(figures, 1)}
+    by_stem = {f.stem: f for f in figures}
+    placed = set()
+    for section in SECTIONS:
+        members = [t for t in tables if t.section == section]
+        if not members:
+            continue
+        parts += [f"## {section}", ""]
+        for t in members:
+            parts.append(_with_ref_links(md_table(t)))
+            if t.key in by_stem:  # a study's figure right under its table
+                parts += _figure(out_dir, by_stem[t.key], numbers[t.key])
+                placed.add(t.key)
     parts += ["## Figures", ""]
     category = None
-    for i, f in enumerate(figures, 1):
+    for f in figures:
+        if f.stem in placed:
+            continue
         if f.category != category:
             category = f.category
             parts += [f"### {category}", ""]
-        rel = f.path.relative_to(out_dir).as_posix()
-        parts += [f"![{md_escape(f.title)}]({rel})", "", f"*Figure {i}. {md_escape(f.caption)}*", ""]
+        parts += _figure(out_dir, f, numbers[f.stem])
     parts += ["## Where every number comes from", "", md_escape(refs_table.caption), "",
               "| Ref. | MLflow run id | Results file | Run | Kinds |", "|:--|:--|:--|:--|:--|"]
     for row in refs_table.rows:
@@ -88,13 +113,3 @@ def render_markdown(out_dir: Path, prov: dict, tables: list[Table], verdicts: li
         parts.append("| \u2014 | \u2014 | \u2014 | no result rows in this config | |")
     parts += ["", "## Sources of the paper numbers", "", SOURCES, ""]
     return "\n".join(parts)
-
-
-SOURCES = """\
-- Tables 1\u20136: the YOLOv12 paper (arXiv 2502.12524, v1), transcribed as numbers in `yolov12/report/paper/`
-  (`table1_coco.csv`, `table2_relan.csv`, `table3_area_attention.csv`, `table4_speed.csv`,
-  `table5_diagnostics.csv`, `table6_ap_by_size.csv`).
-- YOLOv12-turbo, segmentation and classification numbers: the official README of the YOLOv12 repository
-  (`readme_results.csv`).
-- Which measured row reproduces which paper row: `yolov12/report/mapping.csv`; the claims and their rules:
-  `yolov12/report/claims.yaml`."""

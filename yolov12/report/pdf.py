@@ -9,11 +9,12 @@ from pathlib import Path
 from . import provenance as prov_mod
 from .formats import typ_str, typ_text, typst_table
 from .markdown import PAPER, SOURCES
+from .model import SECTIONS, Table
 from .plots import FigureInfo
-from .tables import Table
-from .verdicts import NOT_MEASURED, NOT_REPRODUCED, REPRODUCED, Verdict, summary
+from .verdicts import HOW_DECIDED, INCONCLUSIVE, NOT_MEASURED, NOT_REPRODUCED, REPRODUCED, Verdict, summary_text
 
-VERDICT_COLOR = {REPRODUCED: "rgb(\"#1e7b34\")", NOT_REPRODUCED: "rgb(\"#b03a2e\")", NOT_MEASURED: "rgb(\"#6c757d\")"}
+VERDICT_COLOR = {REPRODUCED: "rgb(\"#1e7b34\")", NOT_REPRODUCED: "rgb(\"#b03a2e\")",
+                 INCONCLUSIVE: "rgb(\"#b7791f\")", NOT_MEASURED: "rgb(\"#6c757d\")"}
 
 PREAMBLE = """\
 #set document(title: {title}, author: "yolov12 report", date: none)
@@ -41,22 +42,24 @@ def _typ_md(text: str) -> str:
 
 
 def verdict_table(verdicts: list[Verdict]) -> str:
-    lines = ["#block(width: 100%)[#set text(size: 7.2pt)", "#set par(justify: false)",
-             "#table(columns: (2.5fr, 0.55fr, 1.15fr, 3.4fr, 0.5fr), stroke: none, inset: (x: 3pt, y: 2.5pt),",
-             "  align: (left + top, left + top, left + top, left + top, left + top),",
+    lines = ["#block(width: 100%)[#set text(size: 6.8pt)", "#set par(justify: false)",
+             "#table(columns: (2.2fr, 0.5fr, 0.9fr, 2.3fr, 2.6fr, 0.45fr), stroke: none, inset: (x: 3pt, y: 2.5pt),",
+             "  align: (left + top, left + top, left + top, left + top, left + top, left + top),",
              "  table.hline(stroke: 0.9pt),",
-             "  table.header([*Claim*], [*Table*], [*Verdict*], [*Evidence*], [*Ref.*]),",
+             "  table.header([*Claim*], [*Table*], [*Verdict*], [*Why*], [*Evidence*], [*Ref.*]),",
              "  table.hline(stroke: 0.6pt),"]
     for v in verdicts:
-        color = VERDICT_COLOR[v.status]
-        verdict = f"text(fill: {color}, weight: \"bold\", {typ_str(v.status)})"
-        if v.reason:
-            verdict = f"[#{verdict} #linebreak() #text(fill: {color}, size: 6.6pt, {typ_str('(' + v.reason + ')')})]"
-        lines.append(f"  [{typ_text(v.claim)}], [{typ_text(v.table)}], {verdict}, "
+        verdict = f"text(fill: {VERDICT_COLOR[v.status]}, weight: \"bold\", {typ_str(v.status)})"
+        lines.append(f"  [{typ_text(v.claim)}], [{typ_text(v.table)}], {verdict}, [{typ_text(v.reason or '—')}], "
                      f"[{typ_text(v.evidence or '—')}], [{typ_text(', '.join(v.refs))}],")
         lines.append("  table.hline(stroke: 0.2pt + rgb(\"#cccccc\")),")
     lines += ["  table.hline(stroke: 0.9pt),", ")]"]
     return "\n".join(lines) + "\n"
+
+
+def _figure(out_dir: Path, f: FigureInfo) -> str:
+    rel = f.path.relative_to(out_dir).as_posix()
+    return f"#figure(image({typ_str(rel)}, width: 100%), caption: [{typ_text(f.caption)}])"
 
 
 def render_typst(out_dir: Path, prov: dict, tables: list[Table], verdicts: list[Verdict],
@@ -78,24 +81,31 @@ def render_typst(out_dir: Path, prov: dict, tables: list[Table], verdicts: list[
     src.append(typ_text("Every number this config measured, beside the paper's. \u0394 = ours \u2212 paper. A dash "
                         "with a footnote letter marks a cell this config did not produce; the letter's note under "
                         "the table gives the reason. Ref. ids name the MLflow run and results file of each number "
-                        "(last section).") + "\n")
+                        f"(last section). {prov_mod.MEASURED_STATEMENT}") + "\n")
     src.append("#v(0.4em)\n#outline(depth: 3, indent: 1em)\n")
-    counts = summary(verdicts)
     src.append("== Reproduction verdicts\n")
-    src.append(typ_text(f"{counts[REPRODUCED]} reproduced, {counts[NOT_REPRODUCED]} not reproduced, "
-                        f"{counts[NOT_MEASURED]} not measured in this config. Claims and their rules are data "
-                        "(yolov12/report/claims.yaml); the evidence gives the numbers each rule saw.") + "\n")
+    src.append(typ_text(f"{summary_text(verdicts)} in this config. {HOW_DECIDED}") + "\n")
     src.append(verdict_table(verdicts))
-    src.append("== Tables\n")
-    for t in tables:
-        src.append(f"=== {typ_text(t.heading)}\n")
-        src.append(f"#text(size: 8pt)[{typ_text(t.caption)}]\n#v(-2pt)\n")
-        src.append(typst_table(t))
+    by_stem = {f.stem: f for f in figures}
+    placed = set()
+    for section in SECTIONS:
+        members = [t for t in tables if t.section == section]
+        if not members:
+            continue
+        src.append(f"== {typ_text(section)}\n")
+        for t in members:
+            src.append(f"=== {typ_text(t.heading)}\n")
+            src.append(f"#text(size: 8pt)[{typ_text(t.caption)}]\n#v(-2pt)\n")
+            src.append(typst_table(t))
+            if t.key in by_stem:  # a study's figure right under its table
+                src.append(_figure(out_dir, by_stem[t.key]) + "\n")
+                placed.add(t.key)
     src.append("#pagebreak()\n== Figures\n")
     category = None
     for f in figures:
-        rel = f.path.relative_to(out_dir).as_posix()
-        fig = f"#figure(image({typ_str(rel)}, width: 100%), caption: [{typ_text(f.caption)}])"
+        if f.stem in placed:
+            continue
+        fig = _figure(out_dir, f)
         if f.category != category:  # keep a category heading on the page of its first figure
             category = f.category
             src.append(f"#block(breakable: false)[\n=== {typ_text(category)}\n{fig}\n]\n")
