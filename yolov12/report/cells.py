@@ -176,6 +176,9 @@ def delta_ci_cell(ctx: Ctx, run: Run | None, metric: str) -> Cell:
         return dash(NOT_TRAINED)
     if run.baseline:
         return Cell("baseline")
+    study = ctx.results.study(run.study)
+    if study is not None and study.declared and not study.baseline_at(run.scale):
+        return dash("the study has no baseline")
     missing = ctx.results.why_missing("deltas")
     if missing:
         return dash(missing)

@@ -15,7 +15,7 @@ from .data import Results, Run, scale_order
 from .paper import reference_log_for
 from .parse import num, read_csv
 from .plots import FigureInfo, new_figure, save, slug
-from .timing import contention, device_class, device_name, imgsz, is_ok, latency_ms, size_text
+from .timing import Samples, contention, device_class, device_name, imgsz, is_ok, latency_ms, size_text
 
 # the loss keys (train/<key>, val/<key>) and metric-name markers Ultralytics logs for each task
 TASK_LOSSES = {"detect": ("box_loss", "cls_loss", "dfl_loss"),
@@ -125,9 +125,13 @@ def training_curves(run: Run, out: Path, reference_dir, index: int) -> FigureInf
 
 def latency_distributions(results: Results, out: Path) -> list[FigureInfo]:
     groups: dict[tuple[str, str, str], list[dict]] = {}
+    shared: dict[tuple, list[str]] = {}  # a run directory's cell appears once per study that uses it: draw it once
     for r in results.frames["latency"]:
         if is_ok(r):
-            groups.setdefault((device_class(r), device_name(r), r.get("precision", "")), []).append(r)
+            studies = shared.setdefault(Samples.key(r), [])
+            studies.append(r.get("study", ""))
+            if len(studies) == 1:
+                groups.setdefault((device_class(r), device_name(r), r.get("precision", "")), []).append(r)
     order = runtimes()
     colors = {rt: f"C{i}" for i, rt in enumerate(order)}
     infos = []
@@ -157,7 +161,9 @@ def latency_distributions(results: Results, out: Path) -> list[FigureInfo]:
         labels = [f"{r.get('study')}/{r.get('variant')} {r.get('family', 'yolov12').replace('yolov12', 'v12')}"
                   f"-{r.get('scale', '').upper()} \u00b7 {r.get('runtime')} \u00b7 {size_text(imgsz(r))} \u00b7 "
                   f"{r.get('iters') or '?'} it \u00b7 {r.get('kernel') or 'kernel ?'}"
-                  + (" \u00b7 CONTENDED" if contention(r) else "") for r in items]
+                  + (" \u00b7 CONTENDED" if contention(r) else "")
+                  + (f" (also {len(shared[Samples.key(r)]) - 1} other studies)" if len(shared[Samples.key(r)]) > 1
+                     else "") for r in items]
         ax.set_yticks(ys, labels, fontsize=5.5)
         ax.set_ylim(-0.7, len(items) - 0.3)
         if values and max(values) / max(min(values), 1e-9) > 20:
@@ -172,9 +178,10 @@ def latency_distributions(results: Results, out: Path) -> list[FigureInfo]:
         ax.set_title(f"Latency distribution on {name}, {prec}")
         path = out / f"latency_{slug(name)}_{slug(prec)}.svg"
         data = save(fig, path)
-        caption = (f"Latency of every cell timed on {name} at {prec}, one line per model, runtime and image size "
-                   "(latency.csv): the thick bar is the median with its 95 % interval drawn above it, the box spans "
-                   "median to p90, the thin tick is p95, the whisker ends at p99. Each label names the image size, "
+        caption = (f"Latency of every cell timed on {name} at {prec}, one line per run directory, runtime and image "
+                   "size (latency.csv; a run shared by several studies is drawn once): the thick bar is the median "
+                   "with its 95 % interval drawn above it, the box spans median to p90, the thin tick is p95, the "
+                   "whisker ends at p99. Each label names the image size, "
                    "the iterations and the attention kernel that ran; CONTENDED marks a cell measured while other "
                    "work competed for the device.")
         infos.append(FigureInfo(path, f"Latency distribution: {name} {prec}", caption, "Latency", data))
