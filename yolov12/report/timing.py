@@ -139,16 +139,16 @@ def pick(run, device: str | None = None, precision: str | None = None, runtime: 
     ok = [r for r in sized if is_ok(r)]
     if ok:
         return sorted(ok, key=lambda r: _rank(r, avoid_flash, want_backend))[0], ""
-    for status in ("unavailable", "failed"):
-        bad = [r for r in sized if r.get("status") == status]
-        if bad:
-            reason = bad[0].get("reason") or status
-            return None, reason if status == "unavailable" else f"failed: {reason}"
     what = " ".join(x for x in ("GPU" if device == "cuda" else "CPU" if device else "", precision or "", runtime or "")
                     if x)
     if size is not None and any(is_ok(r) for r in rows):
         other = sorted({size_text(imgsz(r)) for r in rows if is_ok(r)})
         return None, f"{what} measured at {', '.join(other)} only, not at {size_text(size)}".strip()
+    for status in ("unavailable", "failed"):  # a device that cannot run is so at every image size
+        bad = [r for r in sized or rows if r.get("status") == status]
+        if bad:
+            reason = bad[0].get("reason") or status
+            return None, reason if status == "unavailable" else f"failed: {reason}"
     if not rows and device and run.device_reasons.get(device):  # e.g. 'no CUDA device' for the whole config
         return None, run.device_reasons[device]
     if not run.latency:
