@@ -3,10 +3,11 @@
 Real runs of yolov12n at 64x64 with tiny iteration counts; no assertion is made on a timing value.
 """
 
-import yolov12  # noqa: F401  (offline defaults + model registration first)
-
 import copy
 import json
+import subprocess
+import sys
+import textwrap
 
 import numpy as np
 import onnx
@@ -14,9 +15,12 @@ import pytest
 import torch
 from onnx import numpy_helper
 
+import yolov12
+from yolov12.errors import UserError
 from yolov12.latency import (SCHEMA_COLUMNS, CellContext, Prepared, TimingPlan, capture_env, check, cv_of,
-                             detection_match, export_onnx, measure, output_errors, percentile, primary_outputs,
-                             register_runtime, result_filename, run_timed, summarize, write_results)
+                             decode_samples, detection_match, export_onnx, measure, output_errors, percentile,
+                             primary_outputs, ratio_with_ci, register_runtime, result_filename, run_timed, summarize,
+                             throughput_ips, write_results)
 from yolov12.latency.cli import add_latency_parser, main as cli_main
 from yolov12.models import torch_model
 
@@ -58,6 +62,8 @@ def test_percentiles_on_known_array():
 def test_summary_statistics_on_known_array():
     s = summarize([10.0, 20.0, 30.0, 40.0], batch=4)
     assert s["mean_ms"] == 25.0 and s["median_ms"] == 25.0 and s["iters"] == 4
+    lo, hi = s["median_ci_ms"]
+    assert 10.0 <= lo <= 25.0 <= hi <= 40.0 and s["ci_level"] == 0.95
     assert s["std_ms"] == pytest.approx(np.std([10, 20, 30, 40], ddof=1))
     assert s["cv"] == pytest.approx(s["std_ms"] / 25.0)
     assert s["p90_ms"] == pytest.approx(37.0) and s["p95_ms"] == pytest.approx(38.5)
@@ -67,6 +73,13 @@ def test_summary_statistics_on_known_array():
     assert one["std_ms"] == 0.0 and one["cv"] == 0.0
     assert cv_of([100.0, 100.0, 100.0]) == 0.0
     assert cv_of([99.0, 100.0, 101.0]) == pytest.approx(0.01)
+
+
+def test_throughput_is_defined_by_the_median():
+    skewed = [10.0, 10.0, 10.0, 10.0, 1000.0]  # one stalled iteration moves the mean, not the median
+    s = summarize(skewed, batch=8)
+    assert s["median_ms"] == 10.0 and s["mean_ms"] == 208.0
+    assert s["throughput_ips"] == throughput_ips(10.0, 8) == 800.0
 
 
 def test_timing_loop_reaches_both_minimum_count_and_duration():
@@ -141,6 +154,72 @@ def test_wrong_precision_runtime_fails_the_fp32_gate(model):
     assert cell["status"] == "failed" and cell["max_rel_err"] > 1e-3 and cell["iters"] is None
 
 
+# ----------------------------------------------------------------------------------------------- samples & CIs
+def test_samples_are_kept_whole_and_intervals_bracket_the_median(cpu_run):
+    for c in (c for c in cpu_run["cells"] if c["status"] == "ok"):
+        a = decode_samples(c)
+        assert a.size == c["samples_n"] == c["iters"]
+        again = summarize(a, c["batch"])  # the statistics are those of exactly the samples kept
+        assert all(again[k] == c[k] for k in ("median_ms", "p90_ms", "p99_ms", "mean_ms", "median_ci_ms"))
+        lo, hi = c["median_ci_ms"]
+        assert a.min() <= lo <= c["median_ms"] <= hi <= a.max()
+        assert c["imgsz_hw"] == [64, 64] and c["warmup_iters_done"] >= 1
+    unavailable = [c for c in cpu_run["cells"] if c["status"] != "ok"]
+    assert unavailable and all(c["samples_b64"] is None and c["median_ci_ms"] is None for c in unavailable)
+    with pytest.raises(UserError, match="samples"):
+        decode_samples(unavailable[0])
+
+
+def test_ratio_with_ci_and_a_refused_sample_count(cpu_run):
+    eager, ort = (c for c in cpu_run["cells"] if c["status"] == "ok")
+    same = ratio_with_ci(eager, eager)
+    assert same["ratio"] == 1.0 and same["ci"][0] <= 1.0 <= same["ci"][1] and not same["excludes_1"]
+    r = ratio_with_ci(eager, ort)
+    assert r["ratio"] == pytest.approx(eager["median_ms"] / ort["median_ms"], rel=1e-6)
+    assert r["ci"][0] <= r["ratio"] <= r["ci"][1] and r["n_a"] == eager["iters"]
+    with pytest.raises(UserError, match="samples_n"):
+        decode_samples({**eager, "samples_n": eager["samples_n"] + 1})
+
+
+# ---------------------------------------------------------------------------------------- kernels, runtimes, CLI
+def test_backend_matrix_records_the_kernel_that_ran(tmp_path):
+    out = tmp_path / "b.json"
+    rc = cli_main(["latency", "--scale", "n", "--imgsz", "64", "--backend", "naive", "sdpa_noflash", "sdpa",
+                   "flash_attn", "--warmup-iters", "1", "--warmup-s", "0", "--min-iters", "2", "--min-s", "0",
+                   "--threads", "1", "--json", str(out), "--quiet"])
+    assert rc == 0
+    cells = {c["backend"]: c for c in json.loads(out.read_text())["cells"]}
+    # the real aten ops on the CPU (torch.profiler): explicit softmax, SDPA's math kernel, SDPA's CPU flash kernel
+    expected = {"naive": "naive_softmax", "sdpa_noflash": "sdpa_math", "sdpa": "sdpa_flash_cpu"}
+    for backend, kernel in expected.items():
+        c = cells[backend]
+        assert c["status"] == "ok", c["reason"]
+        assert c["kernel"] == kernel and c["kernel_ops"] and c["attn_backend"] == backend, c["kernel_ops"]
+    assert "aten::_scaled_dot_product_flash_attention_for_cpu" in cells["sdpa"]["kernel_ops"]
+    assert cells["flash_attn"]["status"] == "unavailable" and cells["flash_attn"]["kernel"] is None
+    with pytest.raises(UserError, match="backend"):
+        measure(torch.nn.Identity(), backends=["fast"], **TINY)
+
+
+def test_a_registered_runtime_is_a_cli_choice(tmp_path):
+    yolov12.register_runtime("eager-alias", "yolov12.latency.runtimes:build_eager")
+    parser = __import__("argparse").ArgumentParser()
+    add_latency_parser(parser.add_subparsers(dest="command"))
+    assert parser.parse_args(["latency", "--runtime", "eager-alias"]).runtime == ["eager-alias"]
+    # from another process: a plugin module named in YOLOV12_PLUGINS registers at parse time
+    (tmp_path / "my_runtime_plugin.py").write_text(textwrap.dedent("""
+        from yolov12.registry import register_runtime
+        register_runtime("plugin-rt", "yolov12.latency.runtimes:build_eager")
+    """))
+    import os
+
+    env = {**os.environ, "YOLOV12_PLUGINS": "my_runtime_plugin",
+           "PYTHONPATH": os.pathsep.join([str(tmp_path), str(__import__("pathlib").Path(__file__).parents[1])])}
+    out = subprocess.run([sys.executable, "-m", "yolov12.latency.cli", "latency", "--help"], env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and "plugin-rt" in out.stdout, out.stderr[-2000:]
+
+
 # ------------------------------------------------------------------------------------------- environment & files
 def test_environment_capture_and_file_names(cpu_run, tmp_path):
     env = capture_env(threads=2)
@@ -149,6 +228,9 @@ def test_environment_capture_and_file_names(cpu_run, tmp_path):
         assert key in env, key
     for key in ("torch", "onnxruntime", "tensorrt", "ultralytics", "python"):
         assert key in env["software"], key
+    # hardware identity: the CPU's vector ISA as /proc/cpuinfo and PyTorch's dispatcher see it; GPUs by UUID
+    assert isinstance(env["cpu_isa"], list) and env["torch_cpu_capability"] == torch.backends.cpu.get_cpu_capability()
+    assert isinstance(env["nvml_gpus"], list) and all(g["uuid"] for g in env["gpus"])
     assert env["threads"] == 2 and env["cpu_model"]
     name = result_filename(env, "cuda:0", "fp16")
     assert name.startswith("latency_") and name.endswith("_cuda0_fp16.json")
@@ -176,6 +258,10 @@ def test_real_cpu_measure_eager_and_onnxruntime(cpu_run):
         assert c["max_rel_err"] <= c["tolerance"]
     assert cells["eager"]["max_abs_err"] == 0.0  # the reference itself
     assert cells["eager"]["attn_backend"] == "auto" and cells["eager"]["attn_kernel"] == "sdpa"
+    assert cells["eager"]["kernel"] == "sdpa_flash_cpu"  # what auto -> sdpa actually ran on this CPU
+    assert cells["onnxruntime"]["kernel"] is None and "ONNX Runtime" in cells["onnxruntime"]["kernel_note"]
+    for c in (cells["eager"], cells["onnxruntime"]):
+        assert isinstance(c["contended"], bool) and c["conditions"]["start"]["cpu"]["ncpu"] >= 1
 
 
 def test_impossible_cells_are_unavailable_with_reason_and_the_run_goes_on(cpu_run):

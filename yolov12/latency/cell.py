@@ -23,7 +23,7 @@ from .names import SCHEMA_COLUMNS
 from .pipeline import Postprocess, Preprocess
 from .runtimes import PRECISIONS, CellContext, Prepared, Unavailable, check_static, primary_outputs, resolved_kernel, \
     set_attention_backend
-from .stats import encode_samples, run_timed, summarize
+from .stats import encode_samples, run_timed, stored_precision, summarize
 
 
 def empty_cell(**ids) -> dict:
@@ -207,8 +207,9 @@ def run_cell(cell: dict, m: Model, device: torch.device, precision: str, runtime
                 with contextlib.suppress(Exception):
                     prepared.close()
     n_expected = len(run["times_ms"])
-    cell.update(summarize(run["times_ms"], batch))
-    cell.update(encode_samples(run["times_ms"]))
+    times = stored_precision(run["times_ms"])  # statistics from exactly the samples kept: recomputable
+    cell.update(summarize(times, batch))
+    cell.update(encode_samples(times))
     if cell["iters"] != n_expected or cell["samples_n"] != n_expected:  # count what was measured, refuse a mismatch
         raise AssertionError(f"{cell['samples_n']} samples kept of {n_expected} timed iterations")
     rec = conditions_record(start, end)

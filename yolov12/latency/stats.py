@@ -94,6 +94,12 @@ def encode_samples(times_ms: Sequence[float]) -> dict:
             "samples_codec": SAMPLES_CODEC}
 
 
+def stored_precision(times_ms: Sequence[float]) -> np.ndarray:
+    """The times as they are kept (float32), back in float64: a cell's statistics are computed from these, so
+    ``summarize(decode_samples(cell))`` gives the cell's numbers again."""
+    return np.asarray(times_ms, dtype="<f4").astype(np.float64)
+
+
 def decode_samples(cell: dict) -> np.ndarray:
     """The per-iteration times (ms, float64 array) of a cell; refuses a cell whose count does not match."""
     from ..errors import UserError
