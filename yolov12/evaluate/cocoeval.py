@@ -74,6 +74,13 @@ def check_predictions(gt: dict[str, Any], predictions: list[dict[str, Any]], gt_
                               key=need)
 
 
+def keypoint_sigmas(predictions: list[dict[str, Any]], kpt_sigmas: list[float] | None = None) -> list[float]:
+    """OKS sigmas: given, else COCO's 17 for 17 keypoints, else 1/K each (as Ultralytics)."""
+    nkpt = len(predictions[0]["keypoints"]) // 3
+    sigmas = kpt_sigmas or (COCO_KPT_SIGMAS if nkpt == 17 else [1.0 / nkpt] * nkpt)
+    return [float(s) for s in sigmas]
+
+
 def score(gt_path: str | Path, predictions: list[dict[str, Any]], iou_type: str = "bbox",
           backend: str = "pycocotools", kpt_sigmas: list[float] | None = None, max_dets: int = 100,
           img_ids: list[int] | None = None) -> dict[str, Any]:
@@ -95,9 +102,7 @@ def score(gt_path: str | Path, predictions: list[dict[str, Any]], iou_type: str 
         return {**result, **dict.fromkeys(STATS[iou_type], 0.0), "warning": "empty prediction set"}
     check_predictions(gt, predictions, gt_path, iou_type)
     if iou_type == "keypoints":
-        nkpt = len(predictions[0]["keypoints"]) // 3
-        sigmas = kpt_sigmas or (COCO_KPT_SIGMAS if nkpt == 17 else [1.0 / nkpt] * nkpt)
-        result["kpt_oks_sigmas"] = [float(s) for s in sigmas]
+        result["kpt_oks_sigmas"] = keypoint_sigmas(predictions, kpt_sigmas)
     log = io.StringIO()
     with contextlib.redirect_stdout(log):
         stats = run_backend(gt, predictions, iou_type, backend, result.get("kpt_oks_sigmas"), max_dets)
