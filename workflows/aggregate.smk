@@ -5,9 +5,28 @@ AGGREGATED = ("accuracy.csv", "deltas.csv", "complexity.csv", "latency.csv", "la
               "jobs.csv", "studies.json", "config.json")
 
 
+JOB_RESULTS = [p for kind in JOB_KINDS for p in PLAN.outputs(kind)]
+
+
+def rebuild_if_missing(wildcards):
+    """Snakemake does not remake a deleted intermediate file while the files after it are up to date; a deleted
+    result must be remade, so a missing one adds an input that forces the aggregation (and so that result) again."""
+    made_before = os.path.exists(f"{RESULTS}/{AGGREGATED[0]}")
+    return [f"{RESULTS}/.rebuild"] if made_before and not all(os.path.exists(p) for p in JOB_RESULTS) else []
+
+
+rule rebuild:
+    output:
+        temp(f"{RESULTS}/.rebuild"),
+    localrule: True
+    shell:
+        "touch {output}"
+
+
 rule aggregate:
     input:
-        jobs=[p for kind in JOB_KINDS for p in PLAN.outputs(kind)],
+        rebuild_if_missing,
+        jobs=JOB_RESULTS,
         benchmarks=[f"{RESULTS}/benchmarks/{kind}/{d}.tsv" for kind in JOB_KINDS for d in PLAN.run_dirs(kind)],
     output:
         [f"{RESULTS}/{name}" for name in AGGREGATED],

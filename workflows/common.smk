@@ -1,6 +1,7 @@
 # The plan: the config validated and resolved into runs, run directories, job specs and resources
 # (yolov12/workflow/plan.py). Any bad input stops here, before the first job, in one line.
 import json
+import os
 import sys
 
 from yolov12.errors import UserError

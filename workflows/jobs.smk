@@ -34,5 +34,5 @@ for _kind in JOB_KINDS.values():
             **PLAN.snakemake_resources(_kind.name),
         retries: _res["retries"]
         shell:
-            "OMP_NUM_THREADS={threads} {PYTHON} -m yolov12 workflow run " + _kind.name
-            + " --spec {params.spec:q} --out {output} > {log} 2>&1"
+            "OMP_NUM_THREADS={threads} {PYTHON} -m yolov12 workflow run {rule} --spec {params.spec:q} --out {output}"
+            " > {log} 2>&1"

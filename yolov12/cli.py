@@ -91,12 +91,12 @@ def cmd_workflow(args) -> int:
 
 def cmd_yolo(args) -> int:
     """Ultralytics' own ``yolo`` command, with our modules registered (so ``model=<our yaml>`` works)."""
+    sys.argv = ["yolo", *args.yolo_args]  # before Ultralytics is imported: it keeps sys.argv at import
     from ultralytics.cfg import entrypoint
 
     from .nn import integration
 
     integration.register()
-    sys.argv = ["yolo", *args.yolo_args]
     entrypoint()
     return 0
 

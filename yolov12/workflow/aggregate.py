@@ -105,13 +105,16 @@ def aggregate(plan: Plan) -> dict[str, Path]:
     tables: dict[str, list[dict[str, Any]]] = {k: [] for k in ("accuracy", "complexity", "latency", "curves")}
     samples: list[dict[str, Any]] = []
     seen_samples = set()
+    baselines = {s["study"]: s["baselines"] for s in index["studies"]}
     for row in index["rows"]:
         run_dir = results / "runs" / row["run_dir"]
-        base = {"config": plan.name, **{k: row[k] for k in IDENTITY}}
+        base = {"config": plan.name, **{k: row[k] for k in IDENTITY},
+                "baseline": baselines.get(row["study"], {}).get(row["scale"]) == row["variant"]}
         files = {k: run_dir / j.result for k, j in JOB_KINDS.items()}
         train, ev = load(files["train"]), load(files["evaluate"])
-        if train is not None and ev is not None:
-            tables["accuracy"].append(accuracy_row({**base, "results_file": str(files["evaluate"])}, train, ev))
+        if train is not None:  # a diverged or not yet evaluated run still says how its training ended
+            source = files["evaluate"] if ev is not None else files["train"]
+            tables["accuracy"].append(accuracy_row({**base, "results_file": str(source)}, train, ev or {}))
         if train is not None:
             tables["curves"] += curve_rows({**base, "results_file": str(files["train"])}, train)
         cx = load(files["complexity"])

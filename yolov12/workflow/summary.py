@@ -27,7 +27,7 @@ def _cell_key(c: dict[str, Any]) -> str:
 
 
 def summary_runs(plan, index: dict[str, Any], tables: dict[str, list[dict[str, Any]]]) -> int:
-    from mlflow.entities import Metric, Param, RunTag
+    from mlflow.entities import Metric, Param
 
     from ..gitinfo import git_commit
     from .hardware import cpu_model

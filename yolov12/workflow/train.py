@@ -15,7 +15,6 @@
 from __future__ import annotations
 
 import json
-import math
 import os
 import time
 from pathlib import Path
@@ -23,131 +22,10 @@ from typing import Any
 
 from ..io import write_json, write_text
 from . import tracking
+from .guard import GUARD_ENV, EpochLogger, unvalidated, validated_file
 
 MARKER = "diverged.json"
-GUARD_ENV = "YOLOV12_TRAIN_GUARD"  # JSON: what our trainer classes need in every process of a training
-FORCE_CHILD_ENV = "YOLOV12_TRAIN_IN_CHILD"  # 1: train through Ultralytics' DDP launcher even on one device/CPU
 MODEL_KEYS = ("family", "scale", "task", "hierarchy")
-
-
-class Diverged(RuntimeError):
-    def __init__(self, epoch: int, loss: float, reason: str):
-        super().__init__(f"training diverged in epoch {epoch}: {reason} (mean loss {loss})")
-        self.epoch, self.loss, self.reason = epoch, loss, reason
-
-
-class DivergenceGuard:
-    """Stops a run at the first NaN/inf or exploded mean loss (Ultralytics would 'recover' from NaN by reloading
-    last.pt and hide the divergence); records it in ``marker`` first, so any process of a DDP run can report it."""
-
-    def __init__(self, max_loss: float, marker: str | None = None):
-        self.max_loss, self.marker = max_loss, marker
-
-    def __call__(self, trainer) -> None:
-        if trainer.tloss is None:
-            return
-        values = trainer.tloss.values() if isinstance(trainer.tloss, dict) else trainer.tloss
-        total = float(sum(float(v) for v in values)) if hasattr(values, "__iter__") else float(values)
-        loss = float(trainer.loss.detach().float().sum()) if trainer.loss is not None else total
-        epoch = trainer.epoch + 1
-        if not (math.isfinite(total) and math.isfinite(loss)):
-            self.stop(epoch, total, "loss is NaN/inf")
-        if total > self.max_loss:
-            self.stop(epoch, total, f"mean loss above max_loss={self.max_loss}")
-
-    def stop(self, epoch: int, loss: float, reason: str):
-        if self.marker and not Path(self.marker).exists():
-            write_json(self.marker, {"epoch": epoch, "loss": loss if math.isfinite(loss) else str(loss),
-                                     "reason": reason, "pid": os.getpid()})
-        raise Diverged(epoch, loss, reason)
-
-
-class EpochLogger:
-    """Logs each finished epoch (checkpoint saved) to the job's MLflow run, once: a training is live in MLflow."""
-
-    def __init__(self, uri: str, run_id: str, logged_file: str):
-        self.uri, self.run_id, self.logged_file = uri, run_id, logged_file
-        self._seen_metrics = None
-
-    def last_logged(self) -> int:
-        p = Path(self.logged_file)
-        return int(p.read_text()) if p.is_file() else 0
-
-    def log_row(self, epoch: int, row: dict[str, Any]) -> None:
-        if epoch <= self.last_logged():
-            return
-        tracking.log_metrics(self.uri, self.run_id, {k: v for k, v in row.items() if k not in ("epoch", "time")},
-                             step=epoch)
-        write_text(self.logged_file, f"{epoch}\n")
-
-    def __call__(self, trainer) -> None:
-        from ultralytics.utils import RANK
-
-        if RANK not in (-1, 0):
-            return
-        if trainer.epoch + 1 > trainer.epochs:  # the final validation of best.pt, after the last epoch
-            tracking.log_metrics(self.uri, self.run_id, {f"best/{k}": v for k, v in (trainer.metrics or {}).items()},
-                                 step=trainer.epochs)
-            return
-        validated = trainer.metrics is not self._seen_metrics  # Ultralytics makes a new dict per validation
-        self._seen_metrics = trainer.metrics
-        metrics = {**trainer.label_loss_items(trainer.tloss, prefix="train"), **(trainer.lr or {}),
-                   **((trainer.metrics or {}) if validated else {})}  # an unvalidated epoch has no val metrics
-        if validated:
-            mark_validated(self.logged_file, trainer.epoch + 1)
-        self.log_row(trainer.epoch + 1, metrics)
-
-
-def validated_file(logged_file: str | Path) -> Path:
-    return Path(str(logged_file) + ".validated")
-
-
-def mark_validated(logged_file: str | Path, epoch: int) -> None:
-    """Which epochs were validated (Ultralytics repeats stale or zero metrics for the others in results.csv)."""
-    path = validated_file(logged_file)
-    epochs = set(json.loads(path.read_text())) if path.is_file() else set()
-    write_json(path, sorted(epochs | {epoch}))
-
-
-def unvalidated(row: dict[str, Any]) -> dict[str, Any]:
-    """A results.csv row without the validation columns Ultralytics repeats for epochs it did not validate."""
-    return {k: v for k, v in row.items() if not k.startswith(("metrics/", "val/"))}
-
-
-def _guard_settings() -> dict[str, Any] | None:
-    text = os.environ.get(GUARD_ENV)
-    return json.loads(text) if text else None
-
-
-class SuiteTrainerMixin:
-    """What every training of the suite does, in the launching process and in each DDP worker."""
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        settings = _guard_settings()
-        if settings:
-            have = {type(f).__name__ for fs in self.callbacks.values() for f in fs}
-            if "DivergenceGuard" not in have:
-                self.add_callback("on_train_batch_end", DivergenceGuard(settings["max_loss"], settings["marker"]))
-            if "EpochLogger" not in have and settings.get("run_id"):
-                self.add_callback("on_fit_epoch_end", EpochLogger(settings["uri"], settings["run_id"],
-                                                                  settings["logged_file"]))
-        # torch.distributed.run sets LOCAL_RANK in its workers (Ultralytics' own LOCAL_RANK reads -1 when the world
-        # has one process, so it cannot tell a one-process launch from the launcher)
-        if os.environ.get(FORCE_CHILD_ENV) == "1" and "LOCAL_RANK" not in os.environ:
-            self.ddp, self.world_size = True, max(self.world_size, 1)  # the multi-device launcher, one process
-
-    def _setup_train(self, *args, **kwargs):
-        from ultralytics.engine import trainer as engine
-
-        from ..offline import local_amp_check
-
-        saved = engine.check_amp
-        engine.check_amp = local_amp_check  # Ultralytics' check downloads a model; ours compares on this model
-        try:
-            return super()._setup_train(*args, **kwargs)
-        finally:
-            engine.check_amp = saved
 
 
 def trainer_class(task: str):

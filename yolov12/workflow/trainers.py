@@ -1,4 +1,4 @@
-"""The suite's trainer classes, one per task: Ultralytics' own, with ``SuiteTrainerMixin`` (yolov12.workflow.train).
+"""The suite's trainer classes, one per task: Ultralytics' own, with ``SuiteTrainerMixin`` (yolov12.workflow.guard).
 
 Module-level classes on purpose: Ultralytics' DDP launcher pickles the trainer class for its worker processes, which
 import it from here (and, through ``yolov12.nn``, register our modules before they parse the model definition).
@@ -13,7 +13,7 @@ from ultralytics.models.yolo.pose import PoseTrainer
 from ultralytics.models.yolo.segment import SegmentationTrainer
 
 from ..nn import integration
-from .train import SuiteTrainerMixin
+from .guard import SuiteTrainerMixin
 
 integration.register()
 

@@ -1,0 +1,203 @@
+"""The workflow's parse: light (no torch, no Ultralytics, no file written), run identity from what differs, the
+paper profile's training count, resources, and what it refuses before the first job."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from conftest import ROOT
+
+PY = sys.executable
+SNAKEMAKE = [PY, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile")]
+PAPER = ROOT / "workflows" / "config" / "paper.yaml"
+
+
+def dry_run(workdir: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "XDG_CACHE_HOME": str(workdir / "cache")}
+    return subprocess.run([*SNAKEMAKE, "--directory", str(workdir), "-n", *args], capture_output=True, text=True,
+                          env=env, timeout=300)
+
+
+def job_counts(text: str) -> dict[str, int]:
+    if "Nothing to be done" in text:
+        return {}
+    stats = text.split("Job stats:")[1].split("\n\n")[0].splitlines()[3:]
+    return {line.split()[0]: int(line.split()[1]) for line in stats if len(line.split()) == 2}
+
+
+def test_paper_profile_trains_exactly_the_papers_set(tmp_path):
+    """5 scale baselines + 30 ablation models (Table 2: 10, 5a: 3, 5b: 3, 5c: 6, 5d: 3, 5e: 2, 5f: 1, 5g: 2)."""
+    proc = dry_run(tmp_path, "--configfile", str(PAPER))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    jobs = job_counts(proc.stdout + proc.stderr)
+    assert jobs["train"] == 35 and jobs["evaluate"] == 35, jobs
+    assert "export" not in jobs  # the task study is opt-in
+    from yolov12.workflow.plan import make_plan
+    from yolov12.yamlio import load_yaml
+
+    plan = make_plan(load_yaml(PAPER), str(PAPER), ROOT)
+    trained = {d: runs for d, runs in plan.groups.items() if "train" in plan.kinds(d)}
+    per_table: dict[str, int] = {}
+    for d, runs in trained.items():
+        if any(r.is_default for r in runs):
+            continue  # a scale baseline (shared by every study that uses it)
+        for table in {r.table for r in runs}:
+            per_table[table] = per_table.get(table, 0) + 1
+    assert per_table == {"Table 2": 10, "Table 5a": 3, "Table 5b": 3, "Table 5c": 6, "Table 5d": 3, "Table 5e": 2,
+                         "Table 5f": 1, "Table 5g": 2}, per_table
+    assert sum(1 for runs in trained.values() if any(r.is_default for r in runs)) == 5
+    # opting in to the extras brings back turbo, the task study, l2/l8, pe_kernel off, the MLP study at N
+    extras = make_plan({**load_yaml(PAPER), "opt_in": ["extras"], "data": {**load_yaml(PAPER)["data"]}},
+                       str(PAPER), ROOT)
+    assert sum("train" in extras.kinds(d) for d in extras.groups) > 35
+
+
+def test_paper_profile_declares_its_resources(tmp_path):
+    from yolov12.workflow.plan import make_plan
+    from yolov12.yamlio import load_yaml
+
+    plan = make_plan(load_yaml(PAPER), str(PAPER), ROOT)
+    train = plan.snakemake_resources("train")
+    assert train["gpu"] == 8 and train["cpus_per_task"] >= 8 and train["mem_mb"] > 0 and train["runtime"] > 0
+    assert plan.train_args(plan.runs[0])["device"] == "0,1,2,3,4,5,6,7"  # its own 8 devices, numbered from 0
+    assert plan.snakemake_resources("latency")["gpu"] == 1 and "--exclusive" in plan.snakemake_resources(
+        "latency")["slurm_extra"]
+    spec = json.loads(plan.spec_json("evaluate", plan.run_dirs("evaluate")[0]))
+    assert spec["settings"]["precision"] == "fp16"  # the paper's evaluation precision
+
+
+def test_dry_run_imports_no_torch_and_writes_nothing(tmp_path):
+    """The parse of the paper profile: no torch, no Ultralytics, no file of ours (only Snakemake's .snakemake)."""
+    probe = tmp_path / "probe.py"
+    probe.write_text(
+        "import sys, runpy\n"
+        "sys.argv = sys.argv[1:]\n"
+        "try:\n    runpy.run_module('snakemake', run_name='__main__')\n"
+        "except SystemExit as e:\n    code = e.code\n"
+        "heavy = sorted(m for m in ('torch', 'ultralytics', 'cv2', 'matplotlib') if m in sys.modules)\n"
+        "print('HEAVY=' + ','.join(heavy))\n"
+        "sys.exit(code)\n")
+    work = tmp_path / "work"
+    work.mkdir()
+    proc = subprocess.run([PY, str(probe), "snakemake", "--snakefile", str(ROOT / "Snakefile"), "--directory",
+                           str(work), "--configfile", str(PAPER), "-n", "--quiet"], capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "HEAVY=\n" in proc.stdout or proc.stdout.strip().endswith("HEAVY="), proc.stdout[-500:]
+    written = [p for p in work.rglob("*") if p.is_file() and ".snakemake" not in p.parts]
+    assert written == []
+
+
+def _identities(extra_knob: bool) -> dict[str, str]:
+    code = f"""
+import dataclasses, json
+import yolov12.nn.knobs as K
+if {extra_knob}:
+    # a new knob whose default changes nothing
+    K.Knobs = dataclasses.make_dataclass("Knobs", [("new_knob", int, dataclasses.field(default=0))], bases=(K.Knobs,),
+                                         frozen=True)
+from yolov12.workflow.studies import all_runs
+runs = all_runs(["all"], ["n", "s", "m", "l", "x"], {str(ROOT / "ablations")!r}, [0], ["extras"])
+assert {extra_knob} == ("new_knob" in runs[0].knobs)
+print(json.dumps({{f"{{r.study}}/{{r.variant}}/{{r.scale}}": r.run_dir for r in runs}}))
+"""
+    proc = subprocess.run([PY, "-c", code], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def test_adding_a_neutral_knob_renames_no_run_directory():
+    before, after = _identities(False), _identities(True)
+    assert len(before) > 80 and before == after
+
+
+def test_run_dir_names_what_differs():
+    from yolov12.workflow.studies import Run, canonical_knobs, knob_delta
+
+    def run(scale="n", knobs=None, train=None, seed=0):
+        k = canonical_knobs("yolov12", scale, "detect", "full", knobs or {})
+        return Run("s", "T", "v", "yolov12", "detect", "full", scale, seed, k,
+                   knob_delta("yolov12", scale, "detect", "full", k), train or {}, ("train",), "s.yaml")
+
+    assert run().run_dir == "yolov12n-detect-full-base"
+    # the L default spelled out (residual on, layer scale 0.01, MLP ratio 1.2) is the L baseline
+    assert run("l", {"residual": "on", "layer_scale": 0.01, "mlp_ratio": 1.2}).run_dir == "yolov12l-detect-full-base"
+    a, b = run(knobs={"pe_kernel": 3}), run(knobs={"pe_kernel": 3}, seed=1)
+    assert a.identity == {"model": "yolov12n-detect-full", "knobs": {"pe_kernel": 3}}
+    assert a.run_dir != b.run_dir and a.run_dir != run().run_dir
+    assert run(train={"epochs_scale": 0.5}).run_dir not in (a.run_dir, run().run_dir)
+
+
+def test_renaming_studies_and_variants_changes_no_spec(tmp_path):
+    """Names are bookkeeping: a renamed study or variant keeps every run directory and every job's spec."""
+    import shutil
+
+    from yolov12.workflow.plan import make_plan
+    from yolov12.yamlio import load_yaml
+
+    renamed = tmp_path / "ablations"
+    shutil.copytree(ROOT / "ablations", renamed)
+    study = yaml.safe_load((renamed / "pe_kernel.yaml").read_text())
+    study["study"] = "perceiver"
+    study["variants"] = {f"kernel_{k}": v for k, v in study["variants"].items()}
+    (renamed / "perceiver.yaml").write_text(yaml.safe_dump(study))
+    (renamed / "pe_kernel.yaml").unlink()
+    config = load_yaml(ROOT / "workflows" / "config" / "default.yaml")
+
+    def specs(folder):
+        plan = make_plan({**config, "ablations_dir": str(folder)}, "default.yaml", ROOT)
+        return {(d, k): plan.spec_json(k, d) for d in plan.groups for k in plan.kinds(d)}
+
+    before, after = specs(ROOT / "ablations"), specs(renamed)
+    assert len(before) > 50 and before == after
+
+
+def test_config_schema_lists_come_from_the_registry():
+    from yolov12 import registry
+    from yolov12.workflow import schemas
+
+    s = schemas.config_schema()["properties"]
+    assert s["scales"]["items"]["enum"] == list(registry.SCALES)
+    assert s["latency"]["properties"]["runtimes"]["items"]["enum"] == list(registry.runtimes())
+    assert list(s["resources"]["properties"]) == list(registry.JOB_KINDS)
+    assert list(s["train"]["properties"]["per_task"]["properties"]) == list(registry.TASKS)
+    study = schemas.study_schema()["properties"]
+    assert study["task"]["enum"] == list(registry.TASKS) and study["family"]["enum"] == list(registry.FAMILIES)
+
+
+def test_the_embedded_default_dry_runs(tmp_path):
+    proc = dry_run(tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    jobs = job_counts(proc.stdout + proc.stderr)
+    assert jobs["train"] >= 28 and jobs["data_synth"] == 5 and jobs["report"] == 1
+
+
+def test_config_file_with_duplicate_key_is_refused_before_any_job(tmp_path):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("name: dup\nscales: [n]\nscales: [s]\n")
+    proc = dry_run(tmp_path, "--configfile", str(cfg))
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines()[-1].startswith(f"error: {cfg}:3: scales: key 'scales' appears twice")
+    assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "results").exists()
+
+
+def test_study_yaml_error_names_the_real_folder(tmp_path):
+    folder = tmp_path / "studies"
+    folder.mkdir()
+    (folder / "mine.yaml").write_text(yaml.safe_dump({"study": "mine", "table": "T", "title": "t",
+                                                      "variants": {"a": {"knobs": {"area": 5}}}}))
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(yaml.safe_dump({"name": "c", "ablations_dir": str(folder), "scales": ["n"],
+                                   "train": {"imgsz": 64}, "latency": {"imgsz": 64}}))
+    proc = dry_run(tmp_path, "--configfile", str(cfg))
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    line = proc.stderr.strip().splitlines()[-1]
+    assert line.startswith(f"error: {folder / 'mine.yaml'}: variants.a (scale n): area:"), line
+    assert "area count 5" in line and "allowed: area counts" in line
