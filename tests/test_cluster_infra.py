@@ -18,8 +18,12 @@ from pathlib import Path
 
 import pytest
 
-from cluster.postgres import mlflow_server  # noqa: F401  (session fixture)
-from cluster.slurm import FAST_POLLING, parse_mem_mb, parse_minutes, sacct_jobs, slurm_cluster  # noqa: F401
+from cluster import postgres, slurm
+from cluster.slurm import FAST_POLLING, parse_mem_mb, parse_minutes, sacct_jobs
+
+# the session fixtures (tests/cluster/): one cluster and one server per test process, however many modules use them
+slurm_cluster = slurm.slurm_cluster
+mlflow_server = postgres.mlflow_server
 
 ROOT = Path(__file__).resolve().parents[1]
 PROFILE = ROOT / "workflows" / "profiles" / "slurm"
@@ -170,7 +174,7 @@ def test_concurrent_runs_on_postgres_backed_mlflow_lose_nothing(mlflow_server, t
     finally:
         for p in procs:
             p.kill() if p.poll() is None else None
-    for p, (out, err) in zip(procs, outputs):
+    for p, (_, err) in zip(procs, outputs, strict=True):
         assert p.returncode == 0, err[-2000:]
     run_ids = {out.split()[-1] for out, _ in outputs}
     assert len(run_ids) == N_PROCESSES

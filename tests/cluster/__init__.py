@@ -77,7 +77,8 @@ def run(argv: list[str], env: dict[str, str] | None = None, timeout: float = 30,
     except subprocess.TimeoutExpired:
         raise Unavailable(f"{' '.join(argv[:3])} did not answer within {timeout:.0f} s") from None
     if check and proc.returncode != 0:
-        raise Unavailable(f"{' '.join(argv[:3])} failed (exit {proc.returncode}): {last_line(proc.stderr or proc.stdout)}")
+        why = last_line(proc.stderr or proc.stdout)
+        raise Unavailable(f"{' '.join(argv[:3])} failed (exit {proc.returncode}): {why}")
     return proc
 
 

@@ -1,6 +1,7 @@
 """A real PostgreSQL server and a real ``mlflow server`` backed by it, on 127.0.0.1, in a temporary directory.
 
-    from cluster.postgres import mlflow_server               # the session fixture
+    from cluster import postgres
+    mlflow_server = postgres.mlflow_server                   # the session fixture, in a test module
 
     def test_x(mlflow_server):
         mlflow.set_tracking_uri(mlflow_server.tracking_uri)   # http://127.0.0.1:<port>

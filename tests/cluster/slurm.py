@@ -1,6 +1,8 @@
 """A real single-node SLURM cluster on 127.0.0.1, with accounting, in a temporary directory.
 
-    from cluster.slurm import slurm_cluster, sacct_jobs      # the session fixture and the accounting reader
+    from cluster import slurm
+    slurm_cluster = slurm.slurm_cluster                      # the session fixture, in a test module
+    slurm.sacct_jobs(cluster, since=...)                     # what SLURM accounted for each job
 
     cluster = start_slurm_cluster()                          # from a script; cluster.stop() tears it down
     subprocess.run(["sbatch", ...], env=cluster.env())       # SLURM_CONF points the clients at it
@@ -12,9 +14,12 @@ root's association registered with ``sacctmgr``; ``slurmctld`` and ``slurmd`` fo
 (at most 2 CPUs, the machine's memory, no GRES), ``proctrack/linuxproc`` and ``task/none`` (no cgroups needed).
 
 Nothing global is written: the clients and daemons find ``slurm.conf`` through ``SLURM_CONF`` (``slurmdbd`` reads
-``slurmdbd.conf`` beside it), and ``AuthInfo=socket=...`` points SLURM at our munge socket instead of
-``/run/munge``. Command-line use: ``cd tests && python -m cluster.slurm`` starts one and prints the
-``SLURM_CONF`` to export; Ctrl-C stops it.
+``slurmdbd.conf`` beside it); ``AuthInfo=socket=...`` (and ``AccountingStoragePass``, the socket clients use for
+slurmdbd) point SLURM at our munge socket instead of ``/run/munge``; ``bin/`` wraps the client commands with
+``SLURM_CONF`` for the one place that drops it (see ``_write_client_wrappers``). Command-line use:
+``cd tests && python -m cluster.slurm`` starts one and prints the ``SLURM_CONF`` to export; Ctrl-C stops it.
+The node has at most 2 CPUs and the machine's memory (``cluster.cpus``, ``cluster.memory_mb``): a job asking more
+is refused by sbatch, and there are no GPUs (a job with ``gpu`` > 0 is refused too).
 """
 
 from __future__ import annotations
@@ -321,7 +326,7 @@ def sacct_jobs(cluster: SlurmCluster, since: dt.datetime | str | None = None) ->
         values = line.split("|")
         if len(values) != len(SACCT_FIELDS):
             raise ValueError(f"sacct line has {len(values)} fields, expected {len(SACCT_FIELDS)}: {line!r}")
-        job = dict(zip(SACCT_FIELDS, values))
+        job = dict(zip(SACCT_FIELDS, values, strict=True))
         job["ReqMem"] = parse_mem_mb(job["ReqMem"])
         job["Timelimit"] = parse_minutes(job["Timelimit"])
         job["ReqCPUS"] = int(job["ReqCPUS"])
