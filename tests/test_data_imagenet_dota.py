@@ -283,7 +283,8 @@ def test_dota_valid_tree(tmp_path):
     "bad_row, message",
     [
         ("0 0.1 0.1 0.4 0.1 0.4 0.3", "fields: 7 fields; allowed: 9 fields 'class x1 y1 x2 y2 x3 y3 x4 y4'"),
-        ("15 0.1 0.1 0.4 0.1 0.4 0.3 0.1 0.3", "class: class '15' is not a DOTA v1 class index; allowed: integers 0..14"),
+        ("15 0.1 0.1 0.4 0.1 0.4 0.3 0.1 0.3",
+         "class: class '15' is not a DOTA v1 class index; allowed: integers 0..14"),
         ("2.5 0.1 0.1 0.4 0.1 0.4 0.3 0.1 0.3", "class: class '2.5' is not a DOTA v1 class index"),
         ("3 0.1 0.1 1.5 0.1 0.4 0.3 0.1 0.3", "x2: 1.5 is outside [0, 1]"),
         ("3 0.1 0.1 0.4 0.1 0.4 abc 0.1 0.3", "y3: 'abc' is not a number"),

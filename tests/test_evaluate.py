@@ -9,6 +9,7 @@ import pytest
 from pycocotools import mask as mask_utils
 
 import yolov12
+from tiny_data import copy_dataset, untrained_checkpoint
 from yolov12.data.synth import generate
 from yolov12.evaluate import evaluate
 from yolov12.evaluate.cocoeval import BACKENDS, EvaluationError, score
@@ -156,5 +157,74 @@ def test_synthetic_end_to_end(trained_detector):
 @pytest.mark.slow
 def test_checkpoint_for_another_task_is_refused(trained_detector):
     ckpt, manifest, _ = trained_detector
-    with pytest.raises(EvaluationError, match="is a detect model; it cannot be evaluated as segment"):
+    with pytest.raises(EvaluationError, match="--task: a detect checkpoint cannot be evaluated as segment"):
         evaluate(ckpt, manifest["data"], task="segment")
+
+
+# ------------------------------------------------------------------------ what a result records (untrained models)
+@pytest.fixture(scope="module")
+def small(tmp_path_factory):
+    """Synthetic detect, classify and obb sets with untrained checkpoints of their tasks (real Ultralytics runs)."""
+    root = tmp_path_factory.mktemp("small")
+    sets = {t: generate(root / t, task=t, nc=2, n_train=2, n_val=4, imgsz=64, max_objects=2, verbose=False)["data"]
+            for t in ("detect", "classify", "obb")}
+    return {t: (d, untrained_checkpoint(root / f"{t}.pt", task=t, nc=2)) for t, d in sets.items()}
+
+
+def test_result_records_counts_precision_settings_and_predictions(small, tmp_path):
+    data, ckpt = small["detect"]
+    out = tmp_path / "r" / "result.json"
+    r = evaluate(ckpt, data, imgsz=64, out=out)
+    gt = json.loads(Path(r["dataset"]["gt"]).read_text())
+    assert r["counts"] == {"gt_images": 4, "evaluated_images": 4, "gt_instances": len(gt["annotations"]),
+                           "evaluated_instances": len(gt["annotations"]), "label_instances": len(gt["annotations"]),
+                           "dropped": []}
+    assert r["subset"] is False and r["precision"] == "fp32" and r["settings"]["precision"] == "fp32"
+    assert r["settings"]["imgsz"] == 64 and r["settings"]["device"] == "cpu"
+    assert r["coco"]["bbox"]["n_images"] == 4
+    assert json.loads(Path(r["predictions"]).read_text()) is not None and Path(r["predictions"]).parent == out.parent
+    assert json.loads(out.read_text())["counts"] == r["counts"]
+
+
+def test_allow_subset_scores_the_evaluated_images_and_says_so(small, tmp_path):
+    data, ckpt = small["detect"]
+    root = copy_dataset(Path(data).parent, tmp_path / "d")
+    broken = sorted((root / "images" / "val").glob("*.png"))[1]
+    broken.write_bytes(b"\x89PNG garbage")
+    with pytest.raises(yolov12.errors.UserError, match="only 3 of 4 ground-truth images"):
+        evaluate(ckpt, root / "data.yaml", imgsz=64)
+    r = evaluate(ckpt, root / "data.yaml", imgsz=64, allow_subset=True)
+    gt = json.loads(Path(r["dataset"]["gt"]).read_text())
+    broken_id = next(im["id"] for im in gt["images"] if im["file_name"].endswith(broken.name))
+    assert r["subset"] is True and r["counts"]["evaluated_images"] == 3
+    assert r["counts"]["dropped"] == [{"file": str(broken), "reason": "not an image in a known format (12 bytes "
+                                       "starting 89 50 4e 47 20 67 61 72)"}]
+    assert r["counts"]["evaluated_instances"] == sum(a["image_id"] != broken_id for a in gt["annotations"])
+    assert r["coco"]["bbox"]["n_images"] == 3  # the toolkit scored the subset, not the dropped image as all-missed
+
+
+def test_classification_counts_and_per_image_outcomes(small, tmp_path):
+    data, ckpt = small["classify"]
+    r = evaluate(ckpt, data, imgsz=64, out=tmp_path / "c.json")
+    assert r["counts"]["gt_images"] == r["counts"]["evaluated_images"] == 4 and not r["subset"]
+    outcomes = json.loads(Path(r["predictions"]).read_text())
+    assert len(outcomes) == 4 and all(set(o) == {"file", "target", "top5", "correct"} for o in outcomes)
+    top1 = sum(o["correct"] for o in outcomes) / 4
+    assert top1 == pytest.approx(r["ultralytics"]["metrics/accuracy_top1"], abs=1e-6)
+
+
+def test_obb_counts_come_from_the_label_files(small):
+    data, ckpt = small["obb"]
+    r = evaluate(ckpt, data, imgsz=64)
+    c = r["counts"]
+    assert c["gt_images"] == c["evaluated_images"] == 4 and c["gt_instances"] == c["evaluated_instances"] > 0
+    assert r["coco"] == {} and r["predictions"] is None
+
+
+@pytest.mark.gpu
+def test_cuda_validates_in_fp16_by_default_and_records_it(small):
+    data, ckpt = small["detect"]
+    auto = evaluate(ckpt, data, imgsz=64, device="cuda:0")
+    fp32 = evaluate(ckpt, data, imgsz=64, device="cuda:0", precision="fp32")
+    assert (auto["precision"], fp32["precision"]) == ("fp16", "fp32")
+    assert auto["settings"]["device"].startswith("cuda") and auto["counts"] == fp32["counts"]

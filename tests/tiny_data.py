@@ -29,3 +29,22 @@ def make_detect_dataset(root: Path, n_train: int = 4, n_val: int = 2, size: int 
     data = root / "data.yaml"
     data.write_text(f"path: {root}\ntrain: images/train\nval: images/val\nnames:\n  0: square\n  1: disc\n")
     return data
+
+
+def untrained_checkpoint(path: Path, task: str = "detect", nc: int = 2) -> Path:
+    """A real Ultralytics checkpoint of an untrained yolov12n (fast to make; scores about 0, loads like any)."""
+    import yolov12
+
+    yolov12.build("yolov12", "n", task=task, nc=nc).save(str(path))
+    return path
+
+
+def copy_dataset(src: Path, dst: Path) -> Path:
+    """A private copy of a synthetic dataset to damage; its data.yaml and dataset.json point to the copy."""
+    import shutil
+
+    shutil.copytree(src, dst)
+    for name in ("data.yaml", "dataset.json"):
+        if (dst / name).is_file():
+            (dst / name).write_text((dst / name).read_text().replace(str(src), str(dst)))
+    return dst

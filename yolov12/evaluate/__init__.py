@@ -127,10 +127,11 @@ def check_dataset_for(task: str, data: str | Path, model) -> tuple[Any, int | No
 
 
 def classify_records(validator) -> list[dict[str, Any]]:
-    """Per-image outcome of a classification run (file, target, top-5 predictions), in the validator's order."""
+    """Per-image outcome of a classification run (class-folder/file, target, top-5 predictions), in the
+    validator's order."""
     import torch
 
-    files = [Path(s[0]).name for s in validator.dataloader.dataset.samples]
+    files = [f"{Path(s[0]).parent.name}/{Path(s[0]).name}" for s in validator.dataloader.dataset.samples]
     preds, targets = torch.cat(validator.pred).tolist(), torch.cat(validator.targets).tolist()
     if not len(files) == len(preds) == len(targets):
         raise RuntimeError(f"classification outcomes for {len(preds)} images, dataset has {len(files)}")
@@ -172,7 +173,20 @@ def evaluate(checkpoint: str | Path, data: str | Path, task: str | None = None, 
                                       "(they record it)")
     gt_json = load_gt(gt_path) if gt_path else None
 
-    captured = {}
+    captured: dict[str, Any] = {}
+
+    def count_before_inference(validator) -> None:
+        """Runs once the dataset is scanned, before the model sees an image: a silent subset stops here."""
+        if task == "classify":
+            captured["counts"] = counting.classify_counts(validator), None
+        elif IOU_TYPES[task]:
+            captured["counts"] = counting.coco_counts(validator, gt_json, IOU_TYPES[task][-1], data_file)
+        else:
+            captured["counts"] = counting.label_counts(validator, data_file, label_instances), None
+        if counting.is_subset(captured["counts"][0]) and not allow_subset:
+            counting.refuse_subset(captured["counts"][0], data)
+
+    model.add_callback("on_val_start", count_before_inference)
     model.add_callback("on_val_end", lambda validator: captured.setdefault("validator", validator))
     settings = {"imgsz": imgsz, "conf": conf, "iou": iou, "max_det": max_det, "rect": rect, "batch": batch,
                 "device": device, "precision": precision, "split": "val"}
@@ -187,16 +201,8 @@ def evaluate(checkpoint: str | Path, data: str | Path, task: str | None = None, 
     if ran != precision:  # never report a precision that did not run
         raise RuntimeError(f"asked Ultralytics for {precision} validation, it ran {ran}")
 
-    if task == "classify":
-        counts = counting.classify_counts(validator)
-        evaluated_ids = None
-    elif IOU_TYPES[task]:
-        counts, evaluated_ids = counting.coco_counts(validator, gt_json, IOU_TYPES[task][-1], data_file)
-    else:
-        counts, evaluated_ids = counting.label_counts(validator, data_file, label_instances), None
+    counts, evaluated_ids = captured["counts"]
     subset = counting.is_subset(counts)
-    if subset and not allow_subset:
-        counting.refuse_subset(counts, data)
 
     result: dict[str, Any] = {
         "task": task, "precision": precision, "settings": {**settings, "device": str(validator.device)},
