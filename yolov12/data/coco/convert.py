@@ -88,7 +88,8 @@ def _check_categories(data: dict[str, Any], source: Path) -> None:
     unknown = sorted({c.get("id") for c in data["categories"]} - set(known))
     if unknown:
         raise CocoError(f"category id(s) {unknown} are not COCO 2017 detection categories", file=source,
-                        key="categories.id", allowed=f"the 80 ids of coco80_to_91() ({COCO80_IDS[0]}..{COCO80_IDS[-1]})")
+                        key="categories.id",
+                        allowed=f"the 80 ids of coco80_to_91() ({COCO80_IDS[0]}..{COCO80_IDS[-1]})")
 
 
 def _non_crowd(data: dict[str, Any], source: Path, progress: bool, stats: Counter):
