@@ -66,7 +66,7 @@ def attention_configs(scales=("n", "s"), imgsz=640):
              "layers": len(v)} for k, v in configs.items()]
 
 
-def bench_attention(device, precision, plan, rounds, threads):
+def bench_attention(device, precision, plan, rounds, threads, imgsz=640):
     import torch
     from ultralytics.nn.modules.block import AAttn
 
@@ -77,11 +77,17 @@ def bench_attention(device, precision, plan, rounds, threads):
     dtype = PRECISIONS[precision]
     timer = "cuda_events" if dev.type == "cuda" else "perf_counter"
     sync = (lambda: torch.cuda.synchronize(dev)) if dev.type == "cuda" else None
+    from yolov12.latency.cell import attention_layers
+    from yolov12.latency.kernels import detect_kernel, knob_backends
+    from yolov12.nn.attention import flash_attn_unavailable
+
+    usable = [b for b in ("naive", "sdpa_noflash", "sdpa", "flash_attn", "auto") if b in knob_backends()
+              and (b != "flash_attn" or flash_attn_unavailable(dev, dtype) is None)]
     rows = []
-    for cfg in attention_configs():
+    for cfg in attention_configs(imgsz=imgsz):
         torch.manual_seed(0)
         impls = {}
-        for backend in ("naive", "sdpa", "auto"):
+        for backend in usable:
             impls[f"ours_{backend}"] = AreaAttention(cfg["dim"], cfg["heads"], cfg["area"], backend=backend)
         theirs = AAttn(cfg["dim"], cfg["heads"], cfg["area"])
         theirs.load_state_dict(impls["ours_naive"].state_dict(), strict=True)
@@ -94,6 +100,7 @@ def bench_attention(device, precision, plan, rounds, threads):
         with torch.inference_mode():
             ref = theirs(x).float()
             err = {k: float((m(x).float() - ref).abs().max()) for k, m in impls.items()}
+            kernels = {k: detect_kernel(lambda m=m: m(x), dev, attention_layers(m))["kernel"] for k, m in impls.items()}
             medians = {k: [] for k in impls}
             for _ in range(rounds):
                 for k, m in impls.items():
@@ -101,7 +108,7 @@ def bench_attention(device, precision, plan, rounds, threads):
                     medians[k].append(_median(run["times_ms"]))
         med = {k: _median(v) for k, v in medians.items()}
         row = {**cfg, "device": device, "precision": precision, "median_ms": med, "round_medians_ms": medians,
-               "max_abs_err_vs_ultralytics": err,
+               "max_abs_err_vs_ultralytics": err, "kernel": kernels,
                "ratio_theirs_over_ours": {k: med["ultralytics_AAttn"] / v for k, v in med.items()
                                           if k != "ultralytics_AAttn"}}
         rows.append(row)
@@ -263,10 +270,11 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="small iteration counts (a smoke run, not for the docs)")
     ap.add_argument("--out", default=str(RESULTS))
     args = ap.parse_args()
+    from yolov12.offline import configure_job_process
 
+    configure_job_process()  # offline defaults, as the suite's commands do, before Ultralytics is imported
     import torch
 
-    import yolov12  # noqa: F401
     from yolov12.io import write_json
     from yolov12.latency import TimingPlan
     from yolov12.latency.env import capture_env, default_threads, hardware_slug, load_average
