@@ -362,3 +362,36 @@ def test_the_installed_command_line(world, python_env):
     assert proc.stderr.strip().splitlines()[-1] == (f"error: {world / 'empty.pt'}: --model: not a PyTorch checkpoint "
                                                     "(empty file, 0 bytes); allowed: a .pt checkpoint written by "
                                                     "training")
+
+
+def test_parsers_build_without_torch_or_ultralytics(python_env):
+    """Building the 'data' and 'val' parsers (what --help and every command do first) loads no heavy library."""
+    env, python = python_env
+    code = f"""
+import argparse, importlib.abc, sys, types
+
+class Block(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("torch", "ultralytics", "PIL", "cv2"):
+            raise ImportError(name + " imported while building the parser")
+
+sys.meta_path.insert(0, Block())
+package = types.ModuleType("yolov12")  # the package's own __init__ loads Ultralytics on purpose; skip it here
+package.__path__ = [{str(Path(yolov12.cli.__file__).parent)!r}]
+sys.modules["yolov12"] = package
+from yolov12.data import cli as data_cli
+from yolov12.evaluate import cli as eval_cli
+
+parser = argparse.ArgumentParser(prog="yolov12")
+sub = parser.add_subparsers(dest="command")
+data_cli.add_parsers(sub)
+eval_cli.add_parsers(sub)
+args = parser.parse_args(["val", "--model", "m.pt", "--data", "d.yaml"])
+print(args.precision, args.imgsz, args.func.__name__)
+print(sub.choices["val"].format_help())
+"""
+    proc = subprocess.run([python, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    first, help_text = proc.stdout.split("\n", 1)
+    assert first == "auto None cmd_val"
+    assert "(default: 0.001)" in help_text and "example:\n  yolov12 val --model" in help_text
