@@ -3,7 +3,8 @@
 import pytest
 
 import yolov12
-from yolov12.nn.knobs import Knobs, KnobError
+from yolov12.errors import UserError
+from yolov12.nn.knobs import BACKENDS, BackendUnavailable, KnobError, Knobs, attn_hidden
 
 
 @pytest.mark.parametrize(
@@ -19,11 +20,41 @@ from yolov12.nn.knobs import Knobs, KnobError
         ("mlp_ratio", -1, "mlp_ratio"),
         ("layer_scale", 0, "layer_scale"),
         ("qkv_layout", "packed", "qkv_layout"),
+        ("pe_kernel", False, "pe_kernel"),  # False == 0 in Python; a bool is not a kernel size
+        ("attn_width", 0, "attn_width"),
+        ("attn_width", True, "attn_width"),
     ],
 )
 def test_bad_knob_value_names_the_knob(knob, value, message):
-    with pytest.raises(KnobError, match=message):
+    with pytest.raises(KnobError, match=message) as e:
         Knobs(**{knob: value})
+    assert isinstance(e.value, UserError) and e.value.key == knob and "\n" not in str(e.value)
+
+
+def test_backend_settings_are_explicit_and_old_values_still_work():
+    assert BACKENDS == ("naive", "sdpa_noflash", "sdpa", "flash_attn", "auto")
+    for backend in ("naive", "sdpa", "flash_attn", "auto", "sdpa_noflash"):
+        assert Knobs(backend=backend).backend == backend
+    assert issubclass(BackendUnavailable, KnobError)
+
+
+def test_bad_knob_in_a_definition_names_the_definition_and_key():
+    with pytest.raises(KnobError) as e:
+        yolov12.model_yaml("yolov12", "n", backend="flash")
+    assert str(e.value).startswith("yolov12 (scale n): knobs: backend: 'flash' is not allowed; allowed: naive, ")
+
+
+@pytest.mark.parametrize("width, hidden", [(1.0, 256), (0.75, 192), (0.875, 224), (1.125, 288)])
+def test_attn_width_scales_the_attention_hidden_width_in_whole_heads(width, hidden):
+    assert attn_hidden(512, 0.5, Knobs(attn_width=width)) == hidden
+
+
+def test_attn_width_off_the_head_grid_is_refused_with_the_grid():
+    with pytest.raises(KnobError) as e:
+        attn_hidden(512, 0.5, Knobs(attn_width=0.83))
+    assert e.value.key == "attn_width"
+    assert "0.83 gives 212.48 hidden channels" in str(e.value) and "allowed: multiples of 32/256: 0.125, 0.25" in str(
+        e.value)
 
 
 def test_unknown_knob_is_named_with_the_known_ones():

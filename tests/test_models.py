@@ -2,6 +2,10 @@
 models are Ultralytics' YOLO12 (strict state-dict load, same outputs)."""
 
 import itertools
+import subprocess
+import sys
+import textwrap
+import threading
 
 import pytest
 import torch
@@ -43,7 +47,8 @@ KNOB_VARIANTS = [
     {"attn_impl": "conv_ln"}, {"attn_impl": "linear_bn"}, {"attn_impl": "linear_ln"},
     {"mlp_ratio": 1.2}, {"mlp_ratio": 4.0},
     {"aggregation": "elan"}, {"residual": "on", "layer_scale": 0.1}, {"residual": "off"},
-    {"backend": "naive"}, {"backend": "sdpa"}, {"qkv_layout": "split"}, {"head_dim": 16},
+    {"backend": "naive"}, {"backend": "sdpa"}, {"backend": "sdpa_noflash"}, {"qkv_layout": "split"},
+    {"head_dim": 16}, {"attn_width": 1.5}, {"attn_width": 0.5, "mlp_ratio": 4.0},
 ]
 
 
@@ -103,3 +108,52 @@ def test_shipped_yaml_is_a_plain_ultralytics_model_file():
 
     model = YOLO(str(CFG_DIR / "yolov12s-turbo.yaml"))
     assert sum(p.numel() for p in model.model.parameters()) == 9_127_424
+
+
+def test_our_parse_never_leaks_into_a_concurrent_ultralytics_parse():
+    """The A2C2f -> RELAN binding lasts one parse under a lock every parse takes: yolo12 built on another thread at
+    the same time gets Ultralytics' own A2C2f modules."""
+    from ultralytics.nn.modules.block import A2C2f
+
+    theirs = []
+
+    def build_theirs():
+        for _ in range(3):
+            theirs.append(DetectionModel("yolo12n.yaml", verbose=False))
+
+    t = threading.Thread(target=build_theirs)
+    t.start()
+    for _ in range(3):
+        torch_model("yolov12", "n")
+    t.join()
+    for model in theirs:
+        kinds = {type(m) for m in model.modules()}
+        assert A2C2f in kinds and yolov12.nn.RELAN not in kinds
+
+
+GOOD_MANNERS = textwrap.dedent("""
+    import os, sys, types
+    pkg = types.ModuleType("yolov12"); pkg.__path__ = [sys.argv[1]]
+    sys.modules["yolov12"] = pkg  # this package's own __init__ (offline defaults) is not what is tested here
+    import ultralytics.nn.tasks as tasks
+    from ultralytics.nn.modules.conv import Conv
+    from ultralytics.utils import SETTINGS
+    def state():
+        names = {k: id(v) for k, v in vars(tasks).items() if k not in ("RELAN", "parse_model")}
+        return names, dict(os.environ), dict(SETTINGS), repr(Conv.default_act)
+    before = state()
+    import yolov12.nn.blocks                         # registers RELAN: additive
+    from yolov12.models import torch_model
+    torch_model("yolov12", "n")
+    after = state()
+    yolo12 = tasks.DetectionModel("yolo12n.yaml", verbose=False)
+    print("RESULT", before == after, hasattr(tasks, "RELAN"), sum(p.numel() for p in yolo12.parameters()))
+""")
+
+
+def test_importing_and_building_changes_no_ultralytics_setting_or_name(tmp_path):
+    env = {k: v for k, v in __import__("os").environ.items() if k != "YOLO_CONFIG_DIR"}
+    env.update(YOLO_CONFIG_DIR=str(tmp_path), YOLO_OFFLINE="1", XDG_CACHE_HOME=str(tmp_path))
+    out = subprocess.run([sys.executable, "-c", GOOD_MANNERS, yolov12.__path__[0]], env=env, capture_output=True,
+                         text=True, timeout=600)
+    assert "RESULT True True 2602288" in out.stdout, out.stdout[-2000:] + out.stderr[-2000:]

@@ -5,6 +5,9 @@ named by family (``yolov12`` = paper v1.0, ``yolov12-turbo``), task, scale and h
 ``yolov12.nn.knobs.Knobs`` can be set on top. ``write_model_yaml`` writes the resolved definition to a file whose
 name carries the scale (Ultralytics reads the scale from the file name), so the result is an ordinary Ultralytics
 model file: ``YOLO(path)`` trains, validates, predicts and exports it.
+
+Light: this module imports neither torch nor Ultralytics at module level (the workflow's parse calls
+``model_yaml``); ``build`` / ``torch_model`` / ``match_params`` import them when called.
 """
 
 from __future__ import annotations
@@ -13,19 +16,20 @@ import copy
 import hashlib
 import json
 import os
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from ..io import write_text
-from ..nn.knobs import Knobs, KnobError, resolve
+from ..nn.knobs import KnobError, Knobs, resolve
+from ..registry import FAMILIES, HIERARCHIES, SCALES, TASKS
+from ..yamlio import load_yaml
 
 CFG_DIR = Path(__file__).parent / "cfg"
-FAMILIES = ("yolov12", "yolov12-turbo")
-SCALES = ("n", "s", "m", "l", "x")
-TASKS = {"detect": "", "segment": "-seg", "pose": "-pose", "classify": "-cls", "obb": "-obb"}
-HIERARCHIES = ("full", "plain", "s1", "s4")
+__all__ = ["CFG_DIR", "FAMILIES", "HIERARCHIES", "SCALES", "TASKS", "build", "definition", "definition_name",
+           "list_definitions", "match_params", "model_yaml", "torch_model", "variant_tag", "write_model_yaml"]
 
 
 def list_definitions() -> list[str]:
@@ -34,33 +38,37 @@ def list_definitions() -> list[str]:
 
 def definition_name(family: str = "yolov12", task: str = "detect", hierarchy: str = "full") -> str:
     if family not in FAMILIES:
-        raise KnobError(f"model family {family!r} is not known; allowed values: {list(FAMILIES)}")
+        raise KnobError(f"model family {family!r} is not known", key="family", allowed=list(FAMILIES))
     if task not in TASKS:
-        raise KnobError(f"task {task!r} is not known; allowed values: {list(TASKS)}")
+        raise KnobError(f"task {task!r} is not known", key="task", allowed=list(TASKS))
     if hierarchy not in HIERARCHIES:
-        raise KnobError(f"hierarchy {hierarchy!r} is not known; allowed values: {list(HIERARCHIES)}")
+        raise KnobError(f"hierarchy {hierarchy!r} is not known", key="hierarchy", allowed=list(HIERARCHIES))
     if hierarchy != "full":
         if family != "yolov12" or task != "detect":
-            raise KnobError(f"hierarchy {hierarchy!r} is defined for family 'yolov12', task 'detect' only "
-                            f"(paper Table 5b); got family {family!r}, task {task!r}")
+            raise KnobError(f"hierarchy {hierarchy!r} is defined for family 'yolov12', task 'detect' only (paper "
+                            f"Table 5b); got family {family!r}, task {task!r}", key="hierarchy", allowed=["full"])
         return f"yolov12-{hierarchy}"
     return family + TASKS[task]
 
 
-def definition(name: str) -> dict[str, Any]:
-    """The raw definition dict of a shipped YAML (a fresh copy)."""
+@cache
+def _definition(name: str) -> dict[str, Any]:
     path = CFG_DIR / f"{name}.yaml"
     if not path.is_file():
-        raise KnobError(f"no model definition {name!r}; shipped definitions: {list_definitions()}")
-    with open(path) as f:
-        return yaml.safe_load(f)
+        raise KnobError(f"no model definition {name!r}", key="definition", allowed=list_definitions())
+    return load_yaml(path, "model definition")
+
+
+def definition(name: str) -> dict[str, Any]:
+    """The raw definition dict of a shipped YAML (a fresh copy)."""
+    return copy.deepcopy(_definition(name))
 
 
 def model_yaml(family: str = "yolov12", scale: str = "n", task: str = "detect", hierarchy: str = "full",
                nc: int | None = None, **knobs: Any) -> dict[str, Any]:
     """A resolved definition: the shipped YAML at ``scale`` with every knob explicit (scale defaults folded in)."""
     if scale not in SCALES:
-        raise KnobError(f"scale {scale!r} is not known; allowed values: {list(SCALES)}")
+        raise KnobError(f"scale {scale!r} is not known", key="scale", allowed=list(SCALES))
     name = definition_name(family, task, hierarchy)
     d = definition(name)
     d["scale"] = scale
@@ -70,7 +78,7 @@ def model_yaml(family: str = "yolov12", scale: str = "n", task: str = "detect", 
     d["knobs"] = resolved.as_dict()
     if nc is not None:
         if not isinstance(nc, int) or nc < 1:
-            raise KnobError(f"nc = {nc!r} must be a positive integer")
+            raise KnobError(f"{nc!r} is not allowed", key="nc", allowed="a positive integer")
         d["nc"] = nc
     d["definition"] = name
     return d
@@ -104,9 +112,15 @@ def write_model_yaml(family: str = "yolov12", scale: str = "n", task: str = "det
     return path
 
 
+def _register() -> None:
+    """Our modules known to Ultralytics' parser (importing the blocks registers them; idempotent)."""
+    from ..nn import blocks  # noqa: F401
+
+
 def build(family: str = "yolov12", scale: str = "n", task: str = "detect", hierarchy: str = "full",
           nc: int | None = None, verbose: bool = False, **knobs: Any):
     """An Ultralytics ``YOLO`` model object for the given definition and knobs (randomly initialised)."""
+    _register()
     from ultralytics import YOLO
 
     path = write_model_yaml(family, scale, task, hierarchy, nc, **knobs)
@@ -116,9 +130,21 @@ def build(family: str = "yolov12", scale: str = "n", task: str = "detect", hiera
 def torch_model(family: str = "yolov12", scale: str = "n", task: str = "detect", hierarchy: str = "full",
                 nc: int | None = None, verbose: bool = False, **knobs: Any):
     """The bare ``torch.nn.Module`` (Ultralytics ``DetectionModel`` etc.) without the YOLO wrapper."""
+    _register()
     from ultralytics.nn.tasks import ClassificationModel, DetectionModel, OBBModel, PoseModel, SegmentationModel
 
     d = model_yaml(family, scale, task, hierarchy, nc, **knobs)
     cls = {"detect": DetectionModel, "segment": SegmentationModel, "pose": PoseModel, "classify": ClassificationModel,
            "obb": OBBModel}[task]
     return cls(copy.deepcopy(d), verbose=verbose)
+
+
+def match_params(family: str = "yolov12", scale: str = "l", task: str = "detect", hierarchy: str = "full",
+                 knobs: dict[str, Any] | None = None, baseline: dict[str, Any] | None = None, **kw: Any):
+    """The ``attn_width`` that brings a variant's BN-fused params closest to its baseline's (paper Table 5g).
+
+    See ``yolov12.models.match.match_params``; imports torch when called.
+    """
+    from .match import match_params as _match
+
+    return _match(family, scale, task, hierarchy, knobs=knobs, baseline=baseline, **kw)

@@ -1,7 +1,23 @@
-"""Model building blocks: area attention, the attention block, R-ELAN, and their Ultralytics integration."""
+"""Model building blocks: area attention, the attention block, R-ELAN, and their Ultralytics integration.
 
-from .attention import AreaAttention, Projection
-from .blocks import RELAN, AttnBlock
-from .knobs import Knobs, KnobError
+Light on import: ``yolov12.nn.knobs`` (used by the workflow's parse) needs neither torch nor Ultralytics, so the
+modules below load on first use. Importing ``yolov12.nn.blocks`` (directly, through an attribute here, or by
+unpickling a checkpoint) registers RELAN with Ultralytics' parser.
+"""
 
-__all__ = ["RELAN", "AreaAttention", "AttnBlock", "KnobError", "Knobs", "Projection"]
+from __future__ import annotations
+
+import importlib
+
+from .knobs import AreaSizeError, BackendUnavailable, KnobError, Knobs
+
+_LAZY = {"AreaAttention": "attention", "Projection": "attention", "AttnBlock": "blocks", "RELAN": "blocks"}
+
+__all__ = ["RELAN", "AreaAttention", "AreaSizeError", "AttnBlock", "BackendUnavailable", "KnobError", "Knobs",
+           "Projection"]
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

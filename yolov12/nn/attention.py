@@ -16,7 +16,17 @@ import torch.nn as nn
 import torch.nn.functional as F
 from ultralytics.nn.modules.conv import Conv
 
-from .knobs import ATTN_IMPLS, BACKENDS, PE_KERNELS, POS_EMBEDS, QKV_LAYOUTS, KnobError
+from .knobs import (
+    ATTN_IMPLS,
+    BACKENDS,
+    FLASH_ATTN_MIN_CAPABILITY,
+    PE_KERNELS,
+    POS_EMBEDS,
+    QKV_LAYOUTS,
+    AreaSizeError,
+    BackendUnavailable,
+    KnobError,
+)
 
 FLASH_ATTN_INSTALLED = importlib.util.find_spec("flash_attn") is not None
 APE_GRID = 16  # learned absolute embedding is a 16x16 grid, resized bilinearly to each feature map
@@ -25,7 +35,7 @@ RPE_MAX_OFFSET = 8  # relative offsets are clipped to [-8, 8] rows/columns: a (1
 
 def _check(name, value, allowed):
     if value not in allowed:
-        raise KnobError(f"{name} = {value!r} is not allowed; allowed values: {list(allowed)}")
+        raise KnobError(f"{value!r} is not allowed", key=name, allowed=list(allowed))
 
 
 class ChannelLayerNorm(nn.Module):
@@ -73,13 +83,49 @@ def projection(c1: int, c2: int, impl: str) -> nn.Module:
     return Conv(c1, c2, 1, act=False) if impl == "conv_bn" else Projection(c1, c2, impl)
 
 
+def flash_attn_unavailable(device: torch.device | str, dtype: torch.dtype | None = None,
+                           has_bias: bool = False) -> str | None:
+    """Why the flash-attn package cannot run attention on ``device`` (None: it can).
+
+    ``dtype`` None or fp32 is not a reason: backend ``flash_attn`` casts fp32 inputs to fp16 as the official code
+    does (only ``auto`` avoids that, see ``resolve_backend``).
+    """
+    device = torch.device(device)
+    if not FLASH_ATTN_INSTALLED:
+        return "the flash-attn package is not installed (pip install -e '.[flash]', CUDA only)"
+    if device.type != "cuda":
+        return f"flash-attn runs on CUDA tensors only, not on {device.type}"
+    capability = torch.cuda.get_device_capability(device)
+    if capability < FLASH_ATTN_MIN_CAPABILITY:
+        need = ".".join(map(str, FLASH_ATTN_MIN_CAPABILITY))
+        return (f"flash-attn needs compute capability {need}+ (Ampere or newer); "
+                f"{torch.cuda.get_device_name(device)} is sm{capability[0]}{capability[1]}")
+    if has_bias:
+        return "flash-attn takes no additive attention bias (pos_embed 'rpe')"
+    if dtype is not None and dtype not in (torch.float16, torch.bfloat16, torch.float32):
+        return f"flash-attn takes fp16 / bf16 inputs, not {dtype}"
+    return None
+
+
 def resolve_backend(backend: str, x: torch.Tensor, has_bias: bool) -> str:
-    """The kernel a call will use: ``auto`` takes flash-attn on CUDA when installed and usable, else SDPA."""
+    """The kernel setting a call uses: ``auto`` takes flash-attn where it can run on ``x`` in its own precision
+    (installed, CUDA sm80+, fp16/bf16, no bias), else SDPA; so ``auto`` never changes an fp32 model's precision."""
     if backend != "auto":
         return backend
-    if FLASH_ATTN_INSTALLED and x.is_cuda and not has_bias and torch.cuda.get_device_capability(x.device)[0] >= 8:
+    if x.dtype in (torch.float16, torch.bfloat16) and flash_attn_unavailable(x.device, x.dtype, has_bias) is None:
         return "flash_attn"
     return "sdpa"
+
+
+def _sdpa_noflash():
+    """``sdpa_kernel`` context allowing every SDPA backend except flash (efficient, cuDNN, math).
+
+    The restriction is torch's own: the context sets the process's SDPA backend flags for its duration and restores
+    them on exit, so it holds for this call only (another thread's SDPA call in the same window sees it too).
+    """
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
+    return sdpa_kernel([SDPBackend.EFFICIENT_ATTENTION, SDPBackend.CUDNN_ATTENTION, SDPBackend.MATH])
 
 
 def attend(q, k, v, backend: str, bias: torch.Tensor | None = None) -> torch.Tensor:
@@ -91,27 +137,29 @@ def attend(q, k, v, backend: str, bias: torch.Tensor | None = None) -> torch.Ten
         if bias is not None:
             attn = attn + bias
         return attn.softmax(dim=-1) @ v
-    if backend == "sdpa":
+    if backend in ("sdpa", "sdpa_noflash"):
         mask = None if bias is None else bias.to(q.dtype)
         if not q.is_cuda:  # q/k/v are strided views of the qkv projection; CPU SDPA is 1.5-1.9x faster on copies
             q, k, v = q.contiguous(), k.contiguous(), v.contiguous()
-        return F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+        if backend == "sdpa":
+            return F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+        with _sdpa_noflash():
+            return F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
     if backend == "flash_attn":
-        if not FLASH_ATTN_INSTALLED:
-            raise RuntimeError("attention backend 'flash_attn' needs the flash-attn package (CUDA only): "
-                               "pip install flash-attn, or use backend 'sdpa' / 'auto'")
-        if not q.is_cuda:
-            raise RuntimeError("attention backend 'flash_attn' runs on CUDA tensors only; got a tensor on "
-                               f"{q.device}. Use backend 'sdpa' or 'auto' on CPU")
-        if bias is not None:
-            raise RuntimeError("attention backend 'flash_attn' takes no additive bias (pos_embed 'rpe')")
+        reason = flash_attn_unavailable(q.device, q.dtype, bias is not None)
+        if reason:
+            raise BackendUnavailable(reason)
         from flash_attn import flash_attn_func
 
         dtype = q.dtype
-        half = dtype if dtype in (torch.float16, torch.bfloat16) else torch.float16
+        half = dtype if dtype in (torch.float16, torch.bfloat16) else torch.float16  # official: .half() on fp32
         out = flash_attn_func(*(t.transpose(1, 2).contiguous().to(half) for t in (q, k, v)))  # (B, N, H, D)
         return out.transpose(1, 2).to(dtype)
-    raise KnobError(f"attention backend {backend!r} is not allowed; allowed values: {list(BACKENDS)}")
+    raise KnobError(f"{backend!r} is not allowed", key="backend", allowed=list(BACKENDS))
+
+
+def divisors(n: int) -> list[int]:
+    return [d for d in range(1, n + 1) if n % d == 0]
 
 
 class AreaAttention(nn.Module):
@@ -121,7 +169,7 @@ class AreaAttention(nn.Module):
         dim: channels of the input and output.
         num_heads: attention heads (dim must be divisible by it).
         area: area count l; 1 = global attention.
-        backend: naive | sdpa | flash_attn | auto.
+        backend: naive | sdpa_noflash | sdpa | flash_attn | auto (docs/models.md, "Attention kernels").
         pe_kernel: position perceiver (depthwise conv on V) kernel; 0 disables it.
         pos_embed: none | ape | rpe.
         attn_impl: conv_bn | conv_ln | linear_bn | linear_ln (projections of q/k/v and of the output).
@@ -129,20 +177,25 @@ class AreaAttention(nn.Module):
             as in the official turbo release).
     """
 
+    # Set by yolov12.nn.integration around Ultralytics' build-time stride probe (a zero 256x256 image): (H, W) of
+    # that probe while it runs, else None. feature_stride: this layer's stride, learnt from the probe (None: unknown).
+    _probe_hw: tuple[int, int] | None = None
+    feature_stride: int | None = None
+
     def __init__(self, dim: int, num_heads: int, area: int = 1, backend: str = "auto", pe_kernel: int = 7,
                  pos_embed: str = "none", attn_impl: str = "conv_bn", qkv_layout: str = "fused"):
         super().__init__()
-        if not isinstance(area, int) or area < 1:
-            raise KnobError(f"area = {area!r} must be a positive integer (1 = global attention)")
+        if not isinstance(area, int) or isinstance(area, bool) or area < 1:
+            raise KnobError(f"{area!r} is not allowed", key="area", allowed="a positive integer (1 = global)")
         if num_heads < 1 or dim % num_heads:
-            raise KnobError(f"num_heads = {num_heads} must divide dim = {dim}")
+            raise KnobError(f"{num_heads} does not divide dim = {dim}", key="num_heads", allowed=divisors(dim))
         _check("backend", backend, BACKENDS)
         _check("pe_kernel", pe_kernel, PE_KERNELS)
         _check("pos_embed", pos_embed, POS_EMBEDS)
         _check("qkv_layout", qkv_layout, QKV_LAYOUTS)
         if backend == "flash_attn" and pos_embed == "rpe":
-            raise KnobError("pos_embed 'rpe' needs an additive attention bias, which backend 'flash_attn' does not "
-                            "take; use 'sdpa', 'naive' or 'auto'")
+            raise KnobError("'rpe' needs an additive attention bias, which backend 'flash_attn' does not take",
+                            key="pos_embed", allowed=["none", "ape", "or another backend"])
         self.area, self.num_heads, self.backend = area, num_heads, backend
         self.head_dim = dim // num_heads
         self.all_head_dim = dim
@@ -167,24 +220,34 @@ class AreaAttention(nn.Module):
         return (f"area={self.area}, heads={self.num_heads}, backend={self.backend}, "
                 f"pos_embed={self.pos_embed_kind}, qkv_layout={self.qkv_layout}")
 
-    def _rpe_bias(self, h: int, w: int, device) -> torch.Tensor:
+    def _rpe_bias(self, h: int, w: int, area: int, device) -> torch.Tensor:
         """(area, heads, n, n) additive bias from clipped 2-D offsets between tokens of the same area."""
-        key = (h, w, self.area, str(device))
+        key = (h, w, area, str(device))
         index = self._rpe_index_cache.get(key)
         if index is None:
             t = torch.arange(h * w, device=device)
-            yx = torch.stack((t // w, t % w), -1).view(self.area, -1, 2)  # token coordinates, per area
+            yx = torch.stack((t // w, t % w), -1).view(area, -1, 2)  # token coordinates, per area
             rel = (yx[:, :, None, :] - yx[:, None, :, :]).clamp(-RPE_MAX_OFFSET, RPE_MAX_OFFSET) + RPE_MAX_OFFSET
             index = rel[..., 0] * (2 * RPE_MAX_OFFSET + 1) + rel[..., 1]  # (area, n, n)
             self._rpe_index_cache[key] = index
         return self.rpe_table[:, index].permute(1, 0, 2, 3)
 
+    def _refuse_size(self, h: int, w: int, area: int):
+        at = f" (stride {self.feature_stride})" if self.feature_stride else ""
+        raise AreaSizeError(f"a {h}x{w} feature map{at} has {h * w} tokens, which the area count l={area} does not "
+                            f"divide; choose an image size whose map it divides, or an area count that divides "
+                            f"{h * w}", key="area", allowed=divisors(h * w))
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         B, C, H, W = x.shape
         N, l = H * W, self.area
+        if self._probe_hw is not None:
+            self.feature_stride = self._probe_hw[0] // H
         if N % l:
-            raise ValueError(f"area attention: a {H}x{W} feature map has {N} tokens, which is not divisible by the "
-                             f"area count l={l}; choose an image size whose stride-level map has H*W divisible by l")
+            if self._probe_hw is not None:
+                l = 1  # Ultralytics' stride probe needs only output shapes: a map l does not divide runs global
+            else:
+                self._refuse_size(H, W, l)
         if self.pos_embed_kind == "ape":
             x = x + F.interpolate(self.ape, size=(H, W), mode="bilinear", align_corners=False)
         n, heads, hd = N // l, self.num_heads, self.head_dim
@@ -198,7 +261,7 @@ class AreaAttention(nn.Module):
             v = self.v(x).flatten(2).transpose(1, 2).reshape(B * l, n, heads, hd).transpose(1, 2)
         bias = None
         if self.pos_embed_kind == "rpe":
-            bias = self._rpe_bias(H, W, x.device)  # (l, heads, n, n), the same for every image
+            bias = self._rpe_bias(H, W, l, x.device)  # (l, heads, n, n), the same for every image
             bias = bias.unsqueeze(0).expand(B, -1, -1, -1, -1).reshape(B * l, heads, n, n)
         out = attend(q, k, v, resolve_backend(self.backend, x, bias is not None), bias)
         out = out.transpose(1, 2).reshape(B, H, W, C).permute(0, 3, 1, 2)

@@ -3,7 +3,12 @@
 Default arguments reproduce Ultralytics' ``ABlock`` / ``A2C2f`` (names, shapes and function). The positional
 signature of ``RELAN`` is A2C2f's, because Ultralytics' YAML parser fills it (width scaling, repeats, and the
 ``residual=True, mlp_ratio=1.2`` it appends for L/X scales); knobs that the YAML row cannot express come from the
-model definition's ``knobs:`` mapping (see ``knobs.using``).
+model definition's ``knobs:`` mapping (see ``knobs.using``). ``attn_width`` scales the hidden width of an attention
+stage (transition conv output, every block, the concatenation) by a factor on the head grid, so paper Table 5(g)
+can vary the MLP ratio at constant model size.
+
+Importing this module registers RELAN with Ultralytics' parser (``integration.register``, additive): a checkpoint
+unpickled by a process that imported only ``ultralytics`` imports this module and can rebuild from its YAML.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ class AttnBlock(nn.Module):
                  pe_kernel: int = 7, pos_embed: str = "none", attn_impl: str = "conv_bn", qkv_layout: str = "fused"):
         super().__init__()
         if not mlp_ratio > 0:
-            raise K.KnobError(f"mlp_ratio = {mlp_ratio!r} must be positive")
+            raise K.KnobError(f"{mlp_ratio!r} is not allowed", key="mlp_ratio", allowed="a positive number")
         self.attn = AreaAttention(dim, num_heads, area, backend, pe_kernel, pos_embed, attn_impl, qkv_layout)
         hidden = int(dim * mlp_ratio)
         self.mlp = nn.Sequential(Conv(dim, hidden, 1), Conv(hidden, dim, 1, act=False))
@@ -64,14 +69,13 @@ class RELAN(nn.Module):
                 area = kn.area  # the knob moves the stages that use area attention; global stages stay global
             if kn.mlp_ratio is not None:
                 mlp_ratio = kn.mlp_ratio
-            residual = {"auto": residual, "on": True, "off": False}[kn.residual]
-            if c_ % kn.head_dim:
-                raise K.KnobError(f"R-ELAN hidden channels {c_} (c2={c2}, e={e}) are not a multiple of head_dim "
-                                  f"{kn.head_dim}")
+            residual = {"auto": bool(residual), "on": True, "off": False}[kn.residual]
+            c_ = K.attn_hidden(c2, e, kn)  # attn_width applied; whole heads only
         else:
             residual = False
         if residual and c1 != c2:
-            raise K.KnobError(f"R-ELAN residual needs equal input and output channels, got c1={c1}, c2={c2}")
+            raise K.KnobError(f"'on' needs equal input and output channels of an attention stage, got c1={c1}, "
+                              f"c2={c2}", key="residual", allowed=["auto", "off"])
         self.aggregation = kn.aggregation
         split = kn.aggregation == "elan"
         self.cv1 = Conv(c1, 2 * c_ if split else c_, 1, 1)
@@ -93,3 +97,8 @@ class RELAN(nn.Module):
         if self.gamma is not None:
             return x + self.gamma.view(1, -1, 1, 1) * out
         return out
+
+
+from .integration import register as _register  # noqa: E402  (at the end: register() imports RELAN from here)
+
+_register()
