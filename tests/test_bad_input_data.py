@@ -54,6 +54,8 @@ def world(tmp_path_factory):
     (root / "pickled_list.pt").write_bytes(pickle.dumps([1, 2, 3]))
     (root / "model.yaml").write_text("nc: 2\n")
     untrained_checkpoint(root / "three_classes.pt", nc=3)
+    generate(root / "pose", task="pose", n_train=2, n_val=2, imgsz=64, max_objects=2, verbose=False)
+    untrained_checkpoint(root / "pose17.pt", task="pose", nc=1)  # COCO's 17 keypoints; the synthetic set has 5
     return root
 
 
@@ -233,6 +235,11 @@ def checkpoint_with_other_classes(c):
     return c.val(model="three_classes.pt"), str(c.world / "detect" / "data.yaml"), "names"
 
 
+def checkpoint_with_other_keypoints(c):
+    data = c.world / "pose" / "data.yaml"
+    return c.val(model="pose17.pt", data=data), str(data), "kpt_shape"
+
+
 def arg(flag, value, file_is_checkpoint=False):
     def case(c):
         argv = c.val(flag, value)
@@ -287,7 +294,7 @@ CLI_CASES = [
     yaml_val_path_missing, yaml_file_missing, yaml_pose_kpt_shape,
     checkpoint("random.pt"), checkpoint("empty.pt"), checkpoint("truncated.pt"), checkpoint("state_dict.pt"),
     checkpoint("pickled_list.pt"), checkpoint("model.yaml"), checkpoint("absent.pt"), checkpoint_of_another_task,
-    checkpoint_with_other_classes,
+    checkpoint_with_other_classes, checkpoint_with_other_keypoints,
     arg("--imgsz", "0"), arg("--imgsz", "-32"), arg("--imgsz", "70", file_is_checkpoint=True), arg("--conf", "1.5"),
     arg("--iou", "0"), arg("--max-det", "0"), arg("--batch", "0"), arg("--device", "cuda:7"),
     arg("--device", "gpu"), gt_file_missing, gt_not_json,

@@ -11,7 +11,7 @@ from pycocotools import mask as mask_utils
 import yolov12
 from tiny_data import copy_dataset, untrained_checkpoint
 from yolov12.data.synth import generate
-from yolov12.evaluate import evaluate
+from yolov12.evaluate import IOU_TYPES, evaluate
 from yolov12.evaluate.cocoeval import BACKENDS, EvaluationError, score
 
 
@@ -167,8 +167,10 @@ def small(tmp_path_factory):
     """Synthetic detect, classify and obb sets with untrained checkpoints of their tasks (real Ultralytics runs)."""
     root = tmp_path_factory.mktemp("small")
     sets = {t: generate(root / t, task=t, nc=2, n_train=2, n_val=4, imgsz=64, max_objects=2, verbose=False)["data"]
-            for t in ("detect", "classify", "obb")}
-    return {t: (d, untrained_checkpoint(root / f"{t}.pt", task=t, nc=2)) for t, d in sets.items()}
+            for t in ("detect", "segment", "pose", "classify", "obb")}
+    pose = {"nc": 1, "kpt_shape": [5, 3]}  # the synthetic pose set: one class (a star), its five tips
+    return {t: (d, untrained_checkpoint(root / f"{t}.pt", task=t, **(pose if t == "pose" else {"nc": 2})))
+            for t, d in sets.items()}
 
 
 def test_result_records_counts_precision_settings_and_predictions(small, tmp_path):
@@ -184,6 +186,16 @@ def test_result_records_counts_precision_settings_and_predictions(small, tmp_pat
     assert r["coco"]["bbox"]["n_images"] == 4
     assert json.loads(Path(r["predictions"]).read_text()) is not None and Path(r["predictions"]).parent == out.parent
     assert json.loads(out.read_text())["counts"] == r["counts"]
+
+
+@pytest.mark.parametrize("task", ["segment", "pose"])
+def test_every_coco_task_counts_what_its_toolkit_scores(small, task):
+    data, ckpt = small[task]
+    r = evaluate(ckpt, data, imgsz=64)
+    gt = json.loads(Path(r["dataset"]["gt"]).read_text())
+    assert r["counts"]["gt_images"] == r["counts"]["evaluated_images"] == 4 and not r["subset"]
+    assert r["counts"]["gt_instances"] == r["counts"]["evaluated_instances"] == len(gt["annotations"])
+    assert set(r["coco"]) == set(IOU_TYPES[task]) and all(m["n_images"] == 4 for m in r["coco"].values())
 
 
 def test_allow_subset_scores_the_evaluated_images_and_says_so(small, tmp_path):

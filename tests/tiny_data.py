@@ -31,11 +31,20 @@ def make_detect_dataset(root: Path, n_train: int = 4, n_val: int = 2, size: int 
     return data
 
 
-def untrained_checkpoint(path: Path, task: str = "detect", nc: int = 2) -> Path:
+def untrained_checkpoint(path: Path, task: str = "detect", nc: int = 2, kpt_shape: list[int] | None = None) -> Path:
     """A real Ultralytics checkpoint of an untrained yolov12n (fast to make; scores about 0, loads like any)."""
+    import yaml
+    from ultralytics import YOLO
+
     import yolov12
 
-    yolov12.build("yolov12", "n", task=task, nc=nc).save(str(path))
+    model = yolov12.build("yolov12", "n", task=task, nc=nc)  # also registers the suite's modules with Ultralytics
+    if kpt_shape is not None:  # as training on a dataset with these keypoints would set it
+        definition = yolov12.write_model_yaml("yolov12", "n", task, nc=nc, directory=path.parent)
+        d = yaml.safe_load(definition.read_text())
+        definition.write_text(yaml.safe_dump({**d, "kpt_shape": list(kpt_shape)}, sort_keys=False))
+        model = YOLO(str(definition), task=task)
+    model.save(str(path))
     return path
 
 

@@ -123,6 +123,11 @@ def check_dataset_for(task: str, data: str | Path, model) -> tuple[Any, int | No
     if d.nc != len(model.names):
         raise DatasetError(f"the dataset has {d.nc} classes, the checkpoint {len(model.names)}", file=d.file,
                            key="names", allowed="a checkpoint trained on this dataset")
+    model_kpt = getattr(model.model, "kpt_shape", None)
+    if task == "pose" and model_kpt is not None and list(model_kpt) != list(d.kpt_shape):
+        # Ultralytics would fail deep inside its pose validator reshaping the keypoints
+        raise DatasetError(f"the dataset's keypoints are {d.kpt_shape}, the checkpoint's {list(model_kpt)}",
+                           file=d.file, key="kpt_shape", allowed=f"{list(model_kpt)} (a checkpoint trained on it)")
     return d, check_split_labels(d, "val", task).instances["val"]
 
 
