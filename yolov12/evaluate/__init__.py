@@ -150,13 +150,19 @@ def evaluate(checkpoint: str | Path, data: str | Path, task: str | None = None, 
              precision: str = "auto", allow_subset: bool = False) -> dict[str, Any]:
     """Evaluate ``checkpoint`` on the val split of ``data``; write ``out`` (JSON) if given and return the result.
 
-    precision: auto (fp16 on CUDA, as the paper validates; fp32 elsewhere), fp16 (CUDA only) or fp32; ``half=True``
-    is the old spelling of fp16. allow_subset: score the images that could be evaluated when some could not.
+    precision: auto (fp16 on CUDA, as the paper validates; fp32 elsewhere), fp16 (CUDA only) or fp32; ``half`` is
+    the old spelling (True = fp16, False = fp32, None = use ``precision``). allow_subset: score the images that could
+    be evaluated when some could not.
     """
     from . import counts as counting
     from .checkpoint import load_checkpoint, max_stride, training_args
 
-    precision = "fp16" if half else precision
+    if half is not None:
+        spelled = "fp16" if half else "fp32"
+        if precision not in ("auto", spelled):
+            raise UserError(f"half={half} contradicts precision={precision!r}", key="--precision",
+                            allowed=f"{spelled}, or leave half unset")
+        precision = spelled
     check_settings(imgsz=imgsz, conf=conf, iou=iou, max_det=max_det, batch=batch, device=device,
                    precision=precision, backend=backend)
     model = load_checkpoint(checkpoint)
