@@ -191,10 +191,10 @@ def check_model(family: str, scale: str, task: str, hierarchy: str, knobs: dict[
                 raise UserError(f"{use} size {h}x{w} is not a multiple of the model's max stride {grid}", file=where,
                                 allowed=f"multiples of {grid}")
         for a in attn:
-            tokens = {(h // a.stride) * (w // a.stride): (h, w) for h, w in shapes}
-            bad = [n for n in tokens if n % a.area]
+            tokens = [(h // a.stride) * (w // a.stride) for h, w in shapes]
+            bad = [(h, w) for (h, w), n in zip(shapes, tokens, strict=True) if n % a.area]
             if bad:
-                h, w = tokens[bad[0]]
+                h, w = bad[0]
                 mh, mw = h // a.stride, w // a.stride
                 allowed = divisors(math.gcd(*tokens))
                 more = f" (and {len(bad) - 1} more {use} sizes)" if len(bad) > 1 else ""
