@@ -106,6 +106,7 @@ def test_shipped_yaml_is_a_plain_ultralytics_model_file():
 
     from yolov12.models import CFG_DIR
 
+    yolov12.nn.register()  # RELAN known to Ultralytics' parser (also done by build / torch_model / unpickling)
     model = YOLO(str(CFG_DIR / "yolov12s-turbo.yaml"))
     assert sum(p.numel() for p in model.model.parameters()) == 9_127_424
 

@@ -2,7 +2,8 @@
 
 Light on import: ``yolov12.nn.knobs`` (used by the workflow's parse) needs neither torch nor Ultralytics, so the
 modules below load on first use. Importing ``yolov12.nn.blocks`` (directly, through an attribute here, or by
-unpickling a checkpoint) registers RELAN with Ultralytics' parser.
+unpickling a checkpoint) registers RELAN with Ultralytics' parser; ``yolov12.nn.register()`` does it explicitly,
+e.g. before ``YOLO("<cfg>/yolov12s-turbo.yaml")``.
 """
 
 from __future__ import annotations
@@ -11,10 +12,11 @@ import importlib
 
 from .knobs import AreaSizeError, BackendUnavailable, KnobError, Knobs
 
-_LAZY = {"AreaAttention": "attention", "Projection": "attention", "AttnBlock": "blocks", "RELAN": "blocks"}
+_LAZY = {"AreaAttention": "attention", "Projection": "attention", "AttnBlock": "blocks", "RELAN": "blocks",
+         "register": "integration"}
 
 __all__ = ["RELAN", "AreaAttention", "AreaSizeError", "AttnBlock", "BackendUnavailable", "KnobError", "Knobs",
-           "Projection"]
+           "Projection", "register"]
 
 
 def __getattr__(name: str):
