@@ -17,7 +17,15 @@ pin() {  # the version pyproject.toml pins for a distribution (one list of versi
 WHEELS=("ultralytics==$(pin ultralytics)" "ultralytics-thop==$(pin ultralytics-thop)" "onnxslim==$(pin onnxslim)")
 grep -qx '/.whl/' "$(git rev-parse --git-path info/exclude)" 2>/dev/null || \
   echo '/.whl/' >> "$(git rev-parse --git-path info/exclude)"
+# and one compiled wheel, for the CUDA test of tests/test_evaluate.py (COCO scoring): pycocotools, CPython 3.12
+BINARY=("pycocotools==$(pin pycocotools)")
 rm -rf .whl && mkdir -p .whl
 "$PY" -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation py --abi none \
   --platform any -d .whl "${WHEELS[@]}"
+PLATFORMS=()
+for p in manylinux_2_28_x86_64 manylinux_2_27_x86_64 manylinux_2_17_x86_64 manylinux2014_x86_64 manylinux1_x86_64; do
+  PLATFORMS+=(--platform "$p")
+done
+"$PY" -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp "${PLATFORMS[@]}" \
+  -d .whl "${BINARY[@]}"
 ls -l .whl

@@ -120,8 +120,9 @@ def conditions_record(start: dict, end: dict, own_cpu_s: float | None = None, wa
     """The derived numbers of a measurement window: other processes' share of the CPUs, steal, GPU state."""
     wall = wall_s if wall_s is not None else end["monotonic_s"] - start["monotonic_s"]
     own = own_cpu_s if own_cpu_s is not None else end["process_cpu_s"] - start["process_cpu_s"]
-    rec: dict = {"wall_s": wall, "own_cpu_s": own, "other_cpu_s": None, "other_cpu_frac": None, "other_cpu_frac_resolution": None,
-                 "steal_frac": None, "ncpu": None, "other_gpu_pids": None, "gpu_slowdown": None,
+    rec: dict = {"wall_s": wall, "own_cpu_s": own, "other_cpu_s": None, "other_cpu_frac": None,
+                 "other_cpu_frac_resolution": None, "steal_frac": None, "ncpu": None, "other_gpu_pids": None,
+                 "gpu_slowdown": None,
                  "thresholds": {"other_cpu_frac": OTHER_CPU_MAX, "steal_frac": STEAL_MAX}}
     a, b = start.get("cpu"), end.get("cpu")
     if a and b and wall > 0 and b["ncpu"]:
