@@ -8,7 +8,13 @@ from pathlib import Path
 
 import pytest
 
-import yolov12  # noqa: F401  (offline defaults + parser integration)
+from yolov12.offline import configure_job_process
+
+configure_job_process()  # the test process works as the suite's own jobs do: offline, private Ultralytics settings
+import yolov12.nn  # noqa: E402  (registers our modules with Ultralytics' parser)
+
+yolov12.nn.register()
+pytest_plugins = ["cluster.slurm", "cluster.postgres"]  # real SLURM and PostgreSQL-backed MLflow fixtures
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = ROOT.parent / "shared" / "reference"  # development copy of the paper tables; tests skip without it

@@ -1,7 +1,8 @@
 """Offline by default, and the parser integration survives a checkpoint round trip in a fresh process.
 
-Both run real Python processes: the first blocks every socket before anything is imported, then builds, trains one
-epoch, validates and exports a model; the second starts from plain ``ultralytics`` (no ``import yolov12``), loads
+Both run real Python processes: the first blocks every socket before anything is imported, configures itself as the
+suite's own commands and jobs do (``yolov12.offline.configure_job_process``), then builds, trains one epoch,
+validates, predicts and exports a model; the second starts from plain ``ultralytics`` (no ``import yolov12``), loads
 the checkpoint, rebuilds the model from the YAML stored in it and checks the outputs agree.
 """
 
@@ -27,6 +28,8 @@ socket.getaddrinfo = _blocked
 
 TRAIN = """
 import json, sys
+from yolov12.offline import configure_job_process
+configure_job_process()                           # what every yolov12 command and workflow job does first
 import yolov12
 model = yolov12.build("yolov12", "n", nc=2, area=2, pe_kernel=5)
 model.train(data=sys.argv[1], epochs=1, imgsz=64, batch=2, workers=0, device="cpu", project=sys.argv[2],
@@ -80,6 +83,8 @@ def test_socket_guard_sees_ultralytics_online_probe(python_env):
     """Control: with the offline default overridden, Ultralytics' import-time probe is caught by the guard."""
     env, python = python_env
     env = {**env, "YOLO_OFFLINE": "0"}
-    code = BLOCK_SOCKETS + "\nimport yolov12\nimport json\nprint('RESULT ' + json.dumps({'attempts': ATTEMPTS}))\n"
+    code = BLOCK_SOCKETS + ("\nfrom yolov12.offline import configure_job_process\nconfigure_job_process()\n"
+                            "import yolov12\nyolov12.build('yolov12', 'n')\nimport json\n"
+                            "print('RESULT ' + json.dumps({'attempts': ATTEMPTS}))\n")
     result = run((env, python), code)
     assert result["attempts"], "the guard saw no network attempt: it would not catch a regression"

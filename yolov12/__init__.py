@@ -15,7 +15,8 @@ __version__ = "0.2.0"
 _LAZY = {
     "build": "yolov12.models", "torch_model": "yolov12.models", "definition": "yolov12.models",
     "list_definitions": "yolov12.models", "model_yaml": "yolov12.models", "write_model_yaml": "yolov12.models",
-    "Knobs": "yolov12.nn.knobs", "register_runtime": "yolov12.registry",
+    "match_params": "yolov12.models", "register": "yolov12.nn.blocks", "Knobs": "yolov12.nn.knobs",
+    "register_runtime": "yolov12.registry",
 }
 __all__ = sorted(_LAZY)
 
@@ -25,7 +26,7 @@ def __getattr__(name: str):
         raise AttributeError(f"module 'yolov12' has no attribute {name!r}")
     module = importlib.import_module(_LAZY[name])
     if _LAZY[name] == "yolov12.models":
-        from .nn import integration
+        from .nn.blocks import register
 
-        integration.register()
+        register()
     return getattr(module, name)

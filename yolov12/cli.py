@@ -94,9 +94,9 @@ def cmd_yolo(args) -> int:
     sys.argv = ["yolo", *args.yolo_args]  # before Ultralytics is imported: it keeps sys.argv at import
     from ultralytics.cfg import entrypoint
 
-    from .nn import integration
+    from .nn.blocks import register
 
-    integration.register()
+    register()
     entrypoint()
     return 0
 

@@ -84,8 +84,9 @@ class _AfterImport(importlib.abc.MetaPathFinder):
 
 def _configure_ultralytics(utils_module) -> None:
     settings, config_dir = utils_module.SETTINGS, Path(utils_module.USER_CONFIG_DIR)
-    if config_dir.resolve() != suite_config_dir().resolve():
-        return  # never write a settings file that is not ours
+    ours = suite_config_dir().resolve()
+    if config_dir.resolve() != ours and ours not in config_dir.resolve().parents:
+        return  # never write a settings file that is not ours (Ultralytics keeps it in <YOLO_CONFIG_DIR>/Ultralytics)
     stale = {k: v for k, v in ULTRALYTICS_SETTINGS.items() if k in settings and settings[k] != v}
     if stale:
         settings.update(stale)

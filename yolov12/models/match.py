@@ -17,7 +17,7 @@ from . import shapes
 
 def _fused_params(family: str, scale: str, task: str, hierarchy: str, knobs: dict[str, Any], nc: int | None) -> int:
     from ..complexity import count_params, fused
-    from . import torch_model
+    from .build import torch_model
 
     return count_params(fused(torch_model(family, scale, task, hierarchy, nc, **knobs)))
 
@@ -35,7 +35,7 @@ def match_params(family: str = "yolov12", scale: str = "l", task: str = "detect"
     ``strict=False`` returns the closest one with ``within_tolerance: False``.
     """
     from ..complexity import summary
-    from . import torch_model
+    from .build import torch_model
 
     knobs = {k: v for k, v in (knobs or {}).items() if k != "attn_width"}
     target = _fused_params(family, scale, task, hierarchy, dict(baseline or {}), nc)

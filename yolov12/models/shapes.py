@@ -72,7 +72,7 @@ def _make_divisible(x: float, divisor: int = 8) -> int:
 
 def _resolved(family: str, scale: str, task: str, hierarchy: str, knobs: dict[str, Any] | Knobs | None,
               nc: int | None = None) -> dict[str, Any]:
-    from . import model_yaml
+    from .definitions import model_yaml
 
     if isinstance(knobs, Knobs):
         knobs = knobs.changed()

@@ -13,7 +13,7 @@ import importlib
 from .knobs import AreaSizeError, BackendUnavailable, KnobError, Knobs
 
 _LAZY = {"AreaAttention": "attention", "Projection": "attention", "AttnBlock": "blocks", "RELAN": "blocks",
-         "register": "integration"}
+         "register": "blocks"}
 
 __all__ = ["RELAN", "AreaAttention", "AreaSizeError", "AttnBlock", "BackendUnavailable", "KnobError", "Knobs",
            "Projection", "register"]

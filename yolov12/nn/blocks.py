@@ -7,7 +7,7 @@ model definition's ``knobs:`` mapping (see ``knobs.using``). ``attn_width`` scal
 stage (transition conv output, every block, the concatenation) by a factor on the head grid, so paper Table 5(g)
 can vary the MLP ratio at constant model size.
 
-Importing this module registers RELAN with Ultralytics' parser (``integration.register``, additive): a checkpoint
+Importing this module registers RELAN with Ultralytics' parser (``register``, additive): a checkpoint
 unpickled by a process that imported only ``ultralytics`` imports this module and can rebuild from its YAML.
 """
 
@@ -99,6 +99,12 @@ class RELAN(nn.Module):
         return out
 
 
-from .integration import register as _register  # noqa: E402  (at the end: register() imports RELAN from here)
+from .integration import install  # noqa: E402  (after the classes it installs)
 
-_register()
+
+def register() -> None:
+    """Register our modules with Ultralytics' parser: done when this module is imported; idempotent."""
+    install({"RELAN": RELAN})
+
+
+register()

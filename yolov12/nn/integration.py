@@ -1,7 +1,7 @@
 """Teach Ultralytics' YAML parser our modules, without touching Ultralytics' files or other models.
 
 Ultralytics resolves a module name in ``ultralytics.nn.tasks``' namespace and width-scales / repeats only the
-classes listed inside ``parse_model``. ``register()`` (run when ``yolov12.nn.blocks`` is imported, so also when a
+classes listed inside ``parse_model``. ``install()`` (run when ``yolov12.nn.blocks`` is imported, so also when a
 checkpoint is unpickled) does two additive things:
 
 1. puts ``RELAN`` into that namespace, so a YAML row may name it;
@@ -29,6 +29,7 @@ from . import knobs as K
 
 _lock = threading.RLock()
 _original_parse_model = None
+_modules: dict[str, type] = {}  # our module classes by YAML name (installed by yolov12.nn.blocks)
 OUR_MODULE_NAMES = ("RELAN",)
 
 
@@ -76,7 +77,7 @@ def parse_model(d, ch, verbose=True):
             return _original_parse_model(d, ch, verbose)
         where = str(d.get("yaml_file") or d.get("definition") or "model definition")
         knobs = K.resolve(d, where=where)
-        from .blocks import RELAN
+        RELAN = _modules["RELAN"]
 
         saved = tasks.A2C2f
         tasks.A2C2f = RELAN
@@ -93,13 +94,14 @@ def parse_model(d, ch, verbose=True):
         return layers, save
 
 
-def register() -> None:
-    """Idempotent: safe to call from every entry point."""
+def install(modules: dict[str, type]) -> None:
+    """Put our module classes into Ultralytics' parser namespace and wrap its parser (idempotent). Called by
+    ``yolov12.nn.blocks`` on import, with the classes it defines (this module never imports them)."""
     global _original_parse_model
-    from .blocks import RELAN
-
     with _lock:
-        tasks.RELAN = RELAN
+        _modules.update(modules)
+        for name, cls in modules.items():
+            setattr(tasks, name, cls)
         if getattr(tasks.parse_model, "__yolov12__", False):
             return
         _original_parse_model = tasks.parse_model

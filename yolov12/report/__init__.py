@@ -77,9 +77,9 @@ def render_report(results_dir: str | Path, out_dir: str | Path, config_name: str
     from .formats import latex_table
     from .markdown import render_markdown
     from .pdf import compile_pdf, render_typst
-    from .plots import make_figures
+    from .figures import make_figures
     from .tables import Ctx, build_tables, provenance_table
-    from .verdicts import judge
+    from .rules import judge
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

@@ -222,26 +222,4 @@ def tradeoff(results: Results, out: Path, synthetic: bool, x: str) -> FigureInfo
     return FigureInfo(path, title, caption.strip(), "Trade-offs", data)
 
 
-def make_figures(results: Results, out: Path, synthetic: bool, reference_dir=None) -> list[FigureInfo]:
-    from .cells import Ctx
-    from .plot_runs import curve_run_dir, latency_distributions, training_curves
-    from .plot_studies import study_figures
-
-    out = Path(out)
-    with matplotlib.rc_context(RC):
-        ctx = Ctx(results, synthetic)
-        infos = [tradeoff(results, out, synthetic, "latency"), tradeoff(results, out, synthetic, "flops")]
-        infos += study_figures(ctx, out)
-        infos += latency_distributions(results, out)
-        k, drawn = 0, set()
-        for run in results.runs:
-            if run.curves and curve_run_dir(run) not in drawn:
-                drawn.add(curve_run_dir(run))
-                info = training_curves(run, out, reference_dir, k)
-                if info:
-                    infos.append(info)
-                    k += 1
-    return infos
-
-
-__all__ = ["FigureInfo", "OURS_COLORS", "figure_data", "make_figures", "new_figure", "save", "slug"]
+__all__ = ["FigureInfo", "OURS_COLORS", "figure_data", "new_figure", "save", "slug"]

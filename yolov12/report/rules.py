@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
+from ..errors import UserError
 from .cells import Ctx, delta_interval, delta_rows, gflops, params_m
-from .data import Run
-from .paper import paper_value
+from .data import Results, Run
+from .paper import HERE, paper_value
 from .timing import Setting, contention, interval, latency_ms, pick, ratio, rel_width, size_text
-from .verdicts import (INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED, SYNTHETIC_REASON, Claims, NotMeasured, Outcome,
-                       combine, decide)
+from .verdicts import (INCONCLUSIVE, NOT_MEASURED, NOT_REPRODUCED, REPRODUCED, SYNTHETIC_REASON, Claims, NotMeasured,
+                       Outcome, Verdict, combine, decide, load_claims)
 
 ANY_PREFER = (("cuda", "fp16"), ("cuda", "fp32"), ("cpu", "fp32"))
 INF = math.inf
@@ -269,3 +271,32 @@ def rule_converged(j: Judge, claim: dict, values: dict) -> Outcome:
 
 RULES = {"match": rule_match, "ratio": rule_ratio, "less": rule_less, "not_worse": rule_not_worse,
          "converged": rule_converged}
+
+
+class _Keep(dict):
+    def __missing__(self, key):
+        return "{" + key + "}"
+
+
+def judge(results: Results, synthetic: bool, claims_path: str | Path | None = None) -> list[Verdict]:
+    claims = load_claims(claims_path)
+    j = Judge(Ctx(results, synthetic), claims)
+    out = []
+    for claim in claims.items:
+        rule = claim["rule"]
+        if rule.get("type") not in RULES:
+            raise UserError(f"unknown rule {rule.get('type')!r}", file=claims_path or HERE / "claims.yaml",
+                            key=f"{claim['id']}.rule.type", allowed=list(RULES))
+        values: dict[str, str] = {}
+        try:
+            if claim["kind"] in ("accuracy", "convergence") and synthetic:
+                raise NotMeasured(SYNTHETIC_REASON)
+            outcome = RULES[rule["type"]](j, claim, values)
+        except NotMeasured as e:
+            outcome = Outcome(NOT_MEASURED, e.reason, "", e.refs)
+        finally:
+            j.paper_values(claim, values)  # the claim text shows the paper's numbers whatever happened
+        text = claim["claim"].format_map(_Keep(values))
+        out.append(Verdict(claim["id"], claim.get("table", ""), text, claim["kind"], outcome.status, outcome.reason,
+                           outcome.evidence, outcome.refs))
+    return out

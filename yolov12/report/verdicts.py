@@ -13,7 +13,6 @@ from pathlib import Path
 
 from ..errors import UserError
 from ..yamlio import load_yaml
-from .data import Results
 from .paper import HERE
 
 REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE, NOT_MEASURED = "reproduced", "not reproduced", "inconclusive", "not measured"
@@ -139,38 +138,6 @@ def _substitute(obj, subst):
     return obj
 
 
-class _Keep(dict):
-    def __missing__(self, key):
-        return "{" + key + "}"
-
-
-def judge(results: Results, synthetic: bool, claims_path: str | Path | None = None) -> list[Verdict]:
-    from .cells import Ctx
-    from .rules import RULES, Judge
-
-    claims = load_claims(claims_path)
-    j = Judge(Ctx(results, synthetic), claims)
-    out = []
-    for claim in claims.items:
-        rule = claim["rule"]
-        if rule.get("type") not in RULES:
-            raise UserError(f"unknown rule {rule.get('type')!r}", file=claims_path or HERE / "claims.yaml",
-                            key=f"{claim['id']}.rule.type", allowed=list(RULES))
-        values: dict[str, str] = {}
-        try:
-            if claim["kind"] in ("accuracy", "convergence") and synthetic:
-                raise NotMeasured(SYNTHETIC_REASON)
-            outcome = RULES[rule["type"]](j, claim, values)
-        except NotMeasured as e:
-            outcome = Outcome(NOT_MEASURED, e.reason, "", e.refs)
-        finally:
-            j.paper_values(claim, values)  # the claim text shows the paper's numbers whatever happened
-        text = claim["claim"].format_map(_Keep(values))
-        out.append(Verdict(claim["id"], claim.get("table", ""), text, claim["kind"], outcome.status, outcome.reason,
-                           outcome.evidence, outcome.refs))
-    return out
-
-
 def summary(verdicts: list[Verdict]) -> dict[str, int]:
     counts = dict.fromkeys(STATUSES, 0)
     for v in verdicts:
@@ -183,4 +150,4 @@ def summary_text(verdicts: list[Verdict]) -> str:
 
 
 __all__ = ["HOW_DECIDED", "INCONCLUSIVE", "NOT_MEASURED", "NOT_REPRODUCED", "REPRODUCED", "STATUSES", "Verdict",
-           "decide", "judge", "load_claims", "summary", "summary_text"]
+           "decide", "load_claims", "summary", "summary_text"]

@@ -35,7 +35,8 @@ def accuracy_row(base: dict[str, Any], train: dict[str, Any], ev: dict[str, Any]
     out = {**base, "mlflow_run_id": ev.get("mlflow_run_id"), "converged": bool(train["converged"]),
            "diverged_epoch": train.get("diverged_epoch"), "epochs": train.get("epochs"),
            "epochs_done": train.get("epochs_done"), "imgsz": (ev.get("settings") or {}).get("imgsz"),
-           "precision": ev.get("precision"), "dataset": (ev.get("dataset") or {}).get("data"),
+           "precision": ev.get("precision"), "subset": ev.get("subset"),
+           "dataset": (ev.get("dataset") or {}).get("data"),
            "eval_backend": bbox.get("backend") or ("ultralytics" if ultra else None),
            **{k: counts.get(k) for k in ("gt_images", "evaluated_images", "gt_instances", "evaluated_instances")}}
     out.update({k: bbox.get(k) for k in COCO_COLUMNS})
@@ -74,7 +75,7 @@ def latency_rows(base: dict[str, Any], lat: dict[str, Any]) -> tuple[list[dict],
         key = {k: flat.get(k) for k in ("device", "precision", "runtime", "backend", "batch", "imgsz_h", "imgsz_w")}
         if cell.get("status") == "ok":
             for i, ms in enumerate(decode_samples(cell)):
-                samples.append({"run_dir": base["run_dir"], **key, "i": i, "ms": float(ms)})
+                samples.append({"run_dir": base["model_dir"], **key, "i": i, "ms": float(ms)})
     return cells, samples
 
 
@@ -104,31 +105,36 @@ def aggregate(plan: Plan) -> dict[str, Path]:
     index = plan.index()
     tables: dict[str, list[dict[str, Any]]] = {k: [] for k in ("accuracy", "complexity", "latency", "curves")}
     samples: list[dict[str, Any]] = []
-    seen_samples = set()
+    seen_samples, measured = set(), set()
     baselines = {s["study"]: s["baselines"] for s in index["studies"]}
     for row in index["rows"]:
         run_dir = results / "runs" / row["run_dir"]
-        base = {"config": plan.name, **{k: row[k] for k in IDENTITY},
+        base = {"config": plan.name, **{k: row[k] for k in IDENTITY}, "model_dir": row["model_dir"],
                 "baseline": baselines.get(row["study"], {}).get(row["scale"]) == row["variant"]}
-        files = {k: run_dir / j.result for k, j in JOB_KINDS.items()}
+        model_dir = results / "runs" / row["model_dir"]  # seed-independent measurements: seed 0's folder
+        files = {k: (run_dir if j.per_seed else model_dir) / j.result for k, j in JOB_KINDS.items()}
         train, ev = load(files["train"]), load(files["evaluate"])
         if train is not None:  # a diverged or not yet evaluated run still says how its training ended
             source = files["evaluate"] if ev is not None else files["train"]
             tables["accuracy"].append(accuracy_row({**base, "results_file": str(source)}, train, ev or {}))
         if train is not None:
             tables["curves"] += curve_rows({**base, "results_file": str(files["train"])}, train)
-        cx = load(files["complexity"])
+        architecture = (row["study"], row["variant"], row["scale"])
+        first_seed = architecture not in measured  # complexity and latency: one row per architecture, not per seed
+        measured.add(architecture)
+        cx = load(files["complexity"]) if first_seed else None
         if cx is not None:
-            tables["complexity"].append({**base, "results_file": str(files["complexity"]),
+            tables["complexity"].append({**base, "run_dir": row["model_dir"], "results_file": str(files["complexity"]),
                                          "mlflow_run_id": cx.get("mlflow_run_id"),
                                          **{k: cx.get(k) for k in ("imgsz", "params", "params_fused", "gflops",
                                                                    "gflops_true")}})
-        lat = load(files["latency"])
+        lat = load(files["latency"]) if first_seed else None
         if lat is not None:
-            cells, cell_samples = latency_rows({**base, "results_file": str(files["latency"])}, lat)
+            cells, cell_samples = latency_rows({**base, "run_dir": row["model_dir"],
+                                                "results_file": str(files["latency"])}, lat)
             tables["latency"] += cells
-            if row["run_dir"] not in seen_samples:  # samples belong to the run directory, not to each study row
-                seen_samples.add(row["run_dir"])
+            if row["model_dir"] not in seen_samples:  # samples belong to the folder, not to each study row
+                seen_samples.add(row["model_dir"])
                 samples += cell_samples
     written = {k: write_csv(results / f"{k}.csv", v) for k, v in tables.items()}
     written["latency_samples"] = write_csv(results / "latency_samples.csv.gz", samples, "gzip")

@@ -10,7 +10,8 @@ from typing import Any
 
 from ..registry import JOB_KINDS
 
-# the headline metric of each task, and the COCO iou type the bootstrap resamples (None: no per-image predictions)
+# the headline metric of each task and the COCO iou type the bootstrap resamples (OBB: Ultralytics' rotated mAP,
+# no per-image COCO predictions, so no interval)
 DELTA_METRIC = {"detect": ("AP", "bbox"), "segment": ("mask_AP", "segm"), "pose": ("kpt_AP", "keypoints"),
                 "classify": ("top1", None), "obb": ("obb_mAP50_95", None)}
 
@@ -21,7 +22,7 @@ def _eval(plan, run_dir: str) -> dict[str, Any] | None:
 
 
 def paired_deltas(plan, index: dict[str, Any], accuracy: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    from ..evaluate.bootstrap import paired_delta
+    from ..evaluate.bootstrap import compare_results
 
     boot = plan.config["bootstrap"]
     baselines = {s["study"]: s["baselines"] for s in index["studies"]}
@@ -40,10 +41,9 @@ def paired_deltas(plan, index: dict[str, Any], accuracy: list[dict[str, Any]]) -
                  "ci_lo": None, "ci_hi": None, "level": boot["level"], "n_boot": None, "n_images": None,
                  "method": None}
         ev, ev_base = _eval(plan, row["run_dir"]), _eval(plan, base["run_dir"])
-        if iou_type and ev and ev_base and ev.get("predictions") and ev_base.get("predictions"):
-            gt = (ev.get("dataset") or {}).get("gt")
-            d = paired_delta(gt, ev_base["predictions"], ev["predictions"], iou_type=iou_type, metric="AP",
-                             n_boot=boot["n_boot"], level=boot["level"], seed=0)
+        if row["task"] != "obb" and ev and ev_base and ev.get("predictions") and ev_base.get("predictions"):
+            d = compare_results(ev_base, ev, metric="top1" if row["task"] == "classify" else "AP",
+                                iou_type=iou_type, n_boot=boot["n_boot"], level=boot["level"], seed=0)
             entry.update(delta=d["delta"], ci_lo=d["lo"], ci_hi=d["hi"], n_boot=d["n_boot"],
                          n_images=d["n_images"], method="paired bootstrap over validation images")
         elif entry["delta"] is not None and not math.isnan(entry["delta"]):

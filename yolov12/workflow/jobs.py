@@ -37,6 +37,8 @@ def run(kind: str, spec_text: str, out: str | Path) -> dict[str, Any]:
     out = Path(out)
     out.unlink(missing_ok=True)  # a rerun starts from nothing
     results_dir = Path(spec["run_dir"]).parents[1]
+    if node.simulated():  # a simulated multi-GPU node: devices are assigned and recorded, the work runs on the CPU
+        spec = node.on_cpu(spec)
     with node.node_slot(results_dir, f"{kind}:{Path(spec['run_dir']).name}", exclusive=job.timing,
                         gpus=spec["resources"]["gpus"]) as hold:
         spec["node"] = hold
@@ -95,16 +97,16 @@ def run_evaluate(spec: dict[str, Any], out: Path) -> dict[str, Any]:
             result = {"status": "not_converged", "diverged_epoch": train["diverged_epoch"],
                       "reason": train["reason"], "coco": {}, "ultralytics": {}}
             return finish(job, result, params, {})
-        options = {"backend": s["backend"], "imgsz": spec["imgsz"], "conf": s["conf"], "iou": s["iou"],
-                   "max_det": s["max_det"], "batch": s["batch"], "device": _eval_device(spec)}
-        precision = s.get("precision", "fp32")
-        options["half"] = precision == "fp16" and options["device"] != "cpu"
+        device = _eval_device(spec)
+        asked = s.get("precision", "fp32")
+        precision = "fp32" if device == "cpu" else asked  # fp16 is the paper's CUDA evaluation; a CPU runs fp32
         detail = Path(spec["run_dir"]) / "eval.detail.json"  # and eval.detail.predictions.json (the bootstrap's)
-        result = evaluate(train["best"], spec["data"], task=spec["model"]["task"], out=str(detail), **options)
-        result["status"] = "ok"
-        result["precision"] = "fp16" if options["half"] else "fp32"
-        if precision == "fp16" and not options["half"]:
-            result["precision_note"] = "fp16 asked for; evaluated in fp32 (no CUDA device)"
+        result = evaluate(train["best"], spec["data"], task=spec["model"]["task"], out=str(detail),
+                          backend=s["backend"], imgsz=spec["imgsz"], conf=s["conf"], iou=s["iou"],
+                          max_det=s["max_det"], batch=s["batch"], device=device, precision=precision)
+        result["status"] = "ok"  # result["precision"] is what ran
+        if asked != result.get("precision"):
+            result["precision_note"] = f"{asked} asked for; evaluated in {result.get('precision')} on {device}"
         metrics = {f"{t}/{k}": v for t, m in result["coco"].items() for k, v in m.items() if isinstance(v, float)}
         metrics.update({k: v for k, v in result["ultralytics"].items() if isinstance(v, float)})
         return finish(job, result, params, metrics, [result.get("predictions")])
@@ -113,7 +115,8 @@ def run_evaluate(spec: dict[str, Any], out: Path) -> dict[str, Any]:
 
 
 def _eval_device(spec: dict[str, Any]) -> str:
-    return "cpu" if spec["resources"]["gpus"] == 0 else "0"
+    """Validation runs on one device: the first the job holds (numbered from 0 among its own)."""
+    return spec.get("device", "cpu").split(",")[0]
 
 
 # ------------------------------------------------------------------------------------------------ complexity

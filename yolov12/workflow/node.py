@@ -69,6 +69,20 @@ def node_devices() -> list[str]:
     return [g["uuid"] for g in visible_gpus()]
 
 
+def simulated() -> bool:
+    return bool(os.environ.get(SIMULATE_ENV))
+
+
+def on_cpu(spec: dict[str, Any]) -> dict[str, Any]:
+    """A job spec with its device strings replaced by 'cpu' (the simulation keeps the declared GPU count)."""
+    spec = json.loads(json.dumps(spec))
+    if "args" in spec:
+        spec["args"]["device"] = "cpu"
+    if "device" in spec:
+        spec["device"] = "cpu"
+    return spec
+
+
 def under_slurm() -> bool:
     return bool(os.environ.get("SLURM_JOB_ID"))
 

@@ -52,7 +52,24 @@ class Plan:
 
     @cached_property
     def groups(self) -> dict[str, list[studies.Run]]:
-        return studies.by_run_dir(self.runs)
+        """Run directories, each with the rows that use it; a seed-0 folder also for rows of other seeds, which
+        take their seed-independent measurements (complexity, latency) from it."""
+        groups = studies.by_run_dir(self.runs)
+        for run in self.runs:
+            if run.seed and run.model_dir not in groups:
+                groups[run.model_dir] = [dataclasses.replace(run, seed=0)]
+        return groups
+
+    @cached_property
+    def _kinds(self) -> dict[str, tuple[str, ...]]:
+        wanted: dict[str, set[str]] = {d: set() for d in self.groups}
+        for run in self.runs:
+            for kind in run.measure:
+                job = JOB_KINDS[kind]
+                target = run.run_dir if job.per_seed else run.model_dir
+                wanted[target].add(kind)
+                wanted[target].update(JOB_KINDS[kind].after)
+        return {d: tuple(k for k in JOB_KINDS if k in ks) for d, ks in wanted.items()}
 
     @property
     def name(self) -> str:
@@ -64,11 +81,9 @@ class Plan:
         return f"results/{self.name}"
 
     def kinds(self, run_dir: str) -> tuple[str, ...]:
-        """Job kinds a run directory needs: the union over the studies that use it, plus what those read."""
-        wanted = set().union(*(r.measure for r in self.groups[run_dir]))
-        for kind in list(wanted):
-            wanted.update(JOB_KINDS[kind].after)
-        return tuple(k for k in JOB_KINDS if k in wanted)
+        """Job kinds a run directory needs: the union over the studies that use it, plus what those read;
+        seed-independent kinds only in the seed-0 folder."""
+        return self._kinds[run_dir]
 
     def run_dirs(self, kind: str) -> list[str]:
         return [d for d in sorted(self.groups) if kind in self.kinds(d)]

@@ -106,6 +106,11 @@ class Run:
         return f"{self.model_name}-{digest}"
 
     @property
+    def model_dir(self) -> str:
+        """The run directory of the same run at seed 0: where the seed-independent measurements live."""
+        return dataclasses.replace(self, seed=0).run_dir if self.seed else self.run_dir
+
+    @property
     def is_default(self) -> bool:
         """Default knobs, recipe and hierarchy for this scale: the paper's model (any seed)."""
         return not self.delta and not self.train and self.hierarchy == "full"
@@ -114,7 +119,7 @@ class Run:
         return {"study": self.study, "study_table": self.table, "variant": self.variant, "run_dir": self.run_dir,
                 "family": self.family, "scale": self.scale, "task": self.task, "hierarchy": self.hierarchy,
                 "seed": self.seed, "knobs_delta": self.delta, "train_delta": self.train,
-                "default_model": self.is_default}
+                "default_model": self.is_default, "model_dir": self.model_dir}
 
 
 # ------------------------------------------------------------------------------------------------ loading
@@ -205,9 +210,10 @@ def studies_index(names: list[str], directory: str | Path, runs: list[Run]) -> l
 
 def baseline_variant(study: dict[str, Any], runs: list[Run]) -> str | None:
     """The variant deltas are taken against: the study's ``baseline`` key, else its one default-model variant
-    (per scale: Table 2's default is 'reaggregation' at N and 'residual_0.01' at L/X)."""
-    if study.get("baseline"):
-        return study["baseline"] if any(r.variant == study["baseline"] for r in runs) else None
+    (per scale: Table 2's default is 'reaggregation' at N and 'residual_0.01' at L/X; a ``baseline`` key that does
+    not exist at a scale falls back to the default-model variant there)."""
+    if study.get("baseline") and any(r.variant == study["baseline"] for r in runs):
+        return study["baseline"]
     defaults = sorted({r.variant for r in runs if r.is_default})
     return defaults[0] if len(defaults) == 1 else None
 

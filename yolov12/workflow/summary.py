@@ -82,8 +82,9 @@ def summary_runs(plan, index: dict[str, Any], tables: dict[str, list[dict[str, A
                     tags[f"hardware.{cell['device']}"] = cell["device_name"]
             tags[f"cell.{k}"] = f"{cell.get('status')}" + (f": {cell['reason']}" if cell.get("reason") else "") + (
                 f" (contended: {cell['contention']})" if str(cell.get("contended")).lower() == "true" else "")
-        for kind, job in JOB_KINDS.items():
-            result = Path(plan.results) / "runs" / row["run_dir"] / job.result
+        results = {kind: Path(plan.results) / "runs" / row["run_dir" if job.per_seed else "model_dir"] / job.result
+                   for kind, job in JOB_KINDS.items()}
+        for kind, result in results.items():
             if result.is_file():
                 run_id = json.loads(result.read_text()).get("mlflow_run_id")
                 if run_id:
@@ -94,8 +95,7 @@ def summary_runs(plan, index: dict[str, Any], tables: dict[str, list[dict[str, A
         items = [Metric(tracking.metric_name(k), float(v), tracking.now_ms(), 0)
                  for k, v in metrics.items() if tracking.finite(v)]
         tracking.retry(c.log_batch, run.info.run_id, metrics=items[:900], params=params[:90])
-        for kind, job in JOB_KINDS.items():  # the job results behind every number
-            result = Path(plan.results) / "runs" / row["run_dir"] / job.result
+        for result in results.values():  # the job results behind every number
             if result.is_file():
                 tracking.retry(c.log_artifact, run.info.run_id, str(result), "results")
         tracking.retry(c.set_terminated, run.info.run_id, "FINISHED", tracking.now_ms())

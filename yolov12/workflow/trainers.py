@@ -12,10 +12,10 @@ from ultralytics.models.yolo.obb import OBBTrainer
 from ultralytics.models.yolo.pose import PoseTrainer
 from ultralytics.models.yolo.segment import SegmentationTrainer
 
-from ..nn import integration
+from ..nn.blocks import register
 from .guard import SuiteTrainerMixin
 
-integration.register()
+register()
 
 
 class SuiteDetectionTrainer(SuiteTrainerMixin, DetectionTrainer):
