@@ -18,6 +18,8 @@
           0.5 s); written with ``write_results`` as ``latency_matrix-yolov12n_<hw>_<device>_<precision>.json``.
 - area:   area attention on (default, l = 4 at P4) vs off (knob area=1: global) for N / S / X at 640 on the CPU, the
           analogue of paper Table 3 (X with fewer iterations: it takes seconds per image on a small CPU).
+- kernels: yolov12n at 640, one cell per attention backend (naive, sdpa_noflash, sdpa, flash_attn), each with the
+          kernel that ran, its conditions and the median's interval; ratios between backends with intervals.
 
 Rounds are interleaved (A, B, A, B, ...) and the median of the per-round medians is reported, so a slow phase of a
 shared machine hits both sides alike; every file records the load average before and after.
@@ -260,10 +262,24 @@ def bench_area(plan_kw, x_plan_kw, rounds, threads):
     return rows
 
 
+def bench_kernels(device, precision, plan_kw, threads):
+    from yolov12.latency import measure, ratio_with_ci
+
+    result = measure({"scale": "n"}, devices=[device], precisions=[precision], threads=threads, verbose=False,
+                     backends=["naive", "sdpa_noflash", "sdpa", "flash_attn"], **plan_kw)
+    ok = {c["backend"]: c for c in result["cells"] if c["status"] == "ok"}
+    ratios = {f"{a}/{b}": ratio_with_ci(ok[a], ok[b]) for a in ok for b in ok if a < b}
+    for c in result["cells"]:
+        print(f"kernels {device} {precision} {c['backend']}: {c['status']} kernel {c['kernel']} median "
+              f"{c['median_ms']} CI {c['median_ci_ms']} contended {c['contended']} {c['reason'] or ''}", flush=True)
+    return {"device": device, "precision": precision, "cells": result["cells"], "ratios": ratios,
+            "method": result["method"]}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sections", nargs="+", default=["attn", "model", "repeat", "area"],
-                    choices=["attn", "model", "repeat", "area", "proposal", "matrix"])
+                    choices=["attn", "model", "repeat", "area", "proposal", "matrix", "kernels"])
     ap.add_argument("--device", nargs="+", default=None, help="default: cpu, plus cuda:0 when available")
     ap.add_argument("--threads", type=int, default=None, help="default: physical cores")
     ap.add_argument("--rounds", type=int, default=3)
@@ -328,6 +344,9 @@ def main() -> None:
         result["cells"] += measure({"scale": "n"}, runtimes=["compile"], **small)["cells"]
         for path in write_results(result, out, tag="matrix-yolov12n"):
             print("->", path, flush=True)
+    if "kernels" in args.sections:
+        rows = [bench_kernels(d, precision_of.get(d, "fp16"), {**plan_kw, "imgszs": [640]}, threads) for d in devices]
+        save("kernels", {"plan": plan_kw, "rows": rows})
     if "area" in args.sections:
         rows = bench_area({**plan_kw, "imgszs": [640]}, {**x_plan_kw, "imgszs": [640]}, max(1, args.rounds - 1),
                           threads)
