@@ -14,7 +14,9 @@ configure_job_process()  # the test process works as the suite's own jobs do: of
 import yolov12.nn  # noqa: E402  (registers our modules with Ultralytics' parser)
 
 yolov12.nn.register()
-pytest_plugins = ["cluster.slurm", "cluster.postgres"]  # real SLURM and PostgreSQL-backed MLflow fixtures
+# fixtures defined once for every module: the real SLURM cluster, the PostgreSQL-backed MLflow server, the local
+# tiny workflow run (a session fixture: imported by name into a module it would run once more)
+pytest_plugins = ["cluster.slurm", "cluster.postgres", "workflow_helpers"]
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = ROOT.parent / "shared" / "reference"  # development copy of the paper tables; tests skip without it

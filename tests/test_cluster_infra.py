@@ -18,12 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from cluster import postgres, slurm
 from cluster.slurm import FAST_POLLING, parse_mem_mb, parse_minutes, sacct_jobs
 
-# the session fixtures (tests/cluster/): one cluster and one server per test process, however many modules use them
-slurm_cluster = slurm.slurm_cluster
-mlflow_server = postgres.mlflow_server
+# the session fixtures slurm_cluster and mlflow_server (tests/cluster/) are registered once, in conftest.py
 
 ROOT = Path(__file__).resolve().parents[1]
 PROFILE = ROOT / "workflows" / "profiles" / "slurm"

@@ -7,7 +7,7 @@ import torch
 from ultralytics.nn.tasks import DetectionModel
 
 from yolov12.complexity import conv_gflops, fused, summary
-from yolov12.complexity.profile import profile
+from yolov12.latency.profile import profile
 from yolov12.latency import measure, peer_spec, peer_table, peers
 from yolov12.latency.cli import main as cli_main
 from yolov12.models import torch_model

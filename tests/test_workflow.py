@@ -11,15 +11,9 @@ import urllib.request
 import pandas as pd
 import pytest
 
-from workflow_helpers import TINY_STUDY, mlflow_server, planned_jobs, post, snakemake, write_tiny
+from workflow_helpers import TINY_STUDY, planned_jobs, post, serve_mlflow, snakemake, write_tiny
 
-
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("wf")
-    cfg = write_tiny(tmp)
-    snakemake(tmp, "--configfile", str(cfg), "--cores", "2")
-    return tmp, cfg
+pytestmark = pytest.mark.xdist_group("tiny")  # one local tiny run (the session fixture tiny_run) per test process
 
 
 @pytest.mark.slow
@@ -71,7 +65,7 @@ def test_mlflow_answers_the_study_question(tiny_run):
     behind them; job runs have real start and end times and the commit in MLflow's own tag."""
     tmp, _ = tiny_run
     uri = (tmp / "results" / "tiny" / "mlflow" / "store.ready").read_text().strip()
-    with mlflow_server(uri) as base:
+    with serve_mlflow(uri) as base:
         exps = {e["name"]: e["experiment_id"] for e in
                 post(f"{base}/api/2.0/mlflow/experiments/search", {"max_results": 100})["experiments"]}
         assert {"tiny/tiny", "tiny/jobs"} <= set(exps)

@@ -12,6 +12,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+import pytest
 import yaml
 
 from conftest import ROOT
@@ -83,7 +84,7 @@ def post(url: str, body: dict) -> dict:
 
 
 @contextlib.contextmanager
-def mlflow_server(backend_uri: str):
+def serve_mlflow(backend_uri: str):
     """A real ``mlflow server`` on 127.0.0.1 over ``backend_uri``; yields its base URL."""
     port = free_port()
     server = subprocess.Popen([sys.executable, "-m", "mlflow", "server", "--backend-store-uri", backend_uri,
@@ -111,3 +112,12 @@ def result_files(results: Path) -> set[str]:
     return {str(p.relative_to(results)) for p in results.rglob("*") if p.is_file() and p.suffix in keep
             and not p.name.endswith(("mlflow_run", ".detail.json", "predictions.json"))
             and "mlflow" not in p.parts and "data" not in p.parts and "train" not in p.parts}
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory):
+    """The tiny workflow run locally once per test process (modules using it share the xdist group 'tiny')."""
+    tmp = tmp_path_factory.mktemp("wf")
+    cfg = write_tiny(tmp)
+    snakemake(tmp, "--configfile", str(cfg), "--cores", "2")
+    return tmp, cfg

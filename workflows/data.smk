@@ -1,5 +1,9 @@
 # Data stage: the synthetic sets (embedded default) or COCO / ImageNet / DOTA prepared from the user's copies.
+from pathlib import Path
+
 SYN = config["data"]["synthetic"]  # validated, defaults filled in
+# what a data job uses (one CPU; memory and time for decoding / converting COCO and ImageNet)
+DATA_RESOURCES = {"synth": {"mem_mb": 2000, "runtime": 30}, "real": {"mem_mb": 16000, "runtime": 720}}
 
 
 rule data_synth:
@@ -7,6 +11,8 @@ rule data_synth:
         f"{RESULTS}/data/{{task}}/dataset.json",
     log:
         f"{RESULTS}/logs/data/{{task}}.log",
+    resources:
+        **DATA_RESOURCES["synth"],
     params:
         out=lambda w: f"{RESULTS}/data/{w.task}",
         height=f"--height {SYN['height']}" if SYN["height"] else "",
@@ -21,6 +27,8 @@ rule data_coco:
         f"{RESULTS}/data/coco/coco.json",
     log:
         f"{RESULTS}/logs/data/coco.log",
+    resources:
+        **DATA_RESOURCES["real"],
     params:
         root=config["data"]["coco_root"],
         download="--download" if config["data"]["coco_download"] else "",
@@ -33,6 +41,8 @@ rule data_imagenet:
         f"{RESULTS}/data/imagenet/imagenet.json",
     log:
         f"{RESULTS}/logs/data/imagenet.log",
+    resources:
+        **DATA_RESOURCES["real"],
     params:
         tree=config["data"]["imagenet_root"],
     shell:
@@ -46,5 +56,7 @@ if config["data"]["dota_root"]:
             str(Path(config["data"]["dota_root"]) / "dota.yaml"),
         log:
             f"{RESULTS}/logs/data/dota.log",
+        resources:
+            **DATA_RESOURCES["real"],
         shell:
             "{PYTHON} -m yolov12 data dota --root {config[data][dota_root]} > {log} 2>&1"

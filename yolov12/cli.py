@@ -77,6 +77,16 @@ def cmd_variants(args) -> int:
 
 
 def cmd_workflow(args) -> int:
+    if args.workflow_command == "check":
+        from .workflow.plan import from_snakemake
+        from .yamlio import load_yaml
+
+        config = load_yaml(args.config, "config file")
+        plan = from_snakemake(config if isinstance(config, dict) else {}, [args.config], args.basedir)
+        jobs = {kind: len(plan.run_dirs(kind)) for kind in registry.JOB_KINDS}
+        print(f"{args.config}: valid; {len(plan.runs)} study runs, {len(plan.groups)} run directories; jobs: "
+              + ", ".join(f"{k} {n}" for k, n in jobs.items() if n))
+        return 0
     if args.workflow_command == "run":
         from .workflow.jobs import run
 
@@ -115,6 +125,11 @@ def add_workflow_parsers(sub) -> None:
     p.set_defaults(func=cmd_variants)
     wf = sub.add_parser("workflow", help="workflow jobs (called by the Snakefile)")
     wsub = wf.add_subparsers(dest="workflow_command", required=True)
+    p = wsub.add_parser("check", help="check a workflow config as the workflow's parse does (YAML included)",
+                        formatter_class=HELP_FORMAT,
+                        epilog=example("yolov12 workflow check workflows/config/paper.yaml"))
+    p.add_argument("config", help="a workflow config file")
+    p.add_argument("--basedir", default=".", help="the workflow's folder (ablations_dir is relative to it)")
     p = wsub.add_parser("run", help="run one job from its spec")
     p.add_argument("kind", choices=list(registry.JOB_KINDS))
     p.add_argument("--spec", required=True, help="the job spec (JSON text, or a file)")

@@ -232,7 +232,7 @@ def bench_repeat(device, precision, plan_kw, threads, runtime="eager"):
 
 
 def bench_area(plan_kw, x_plan_kw, rounds, threads):
-    from yolov12.complexity.profile import profile
+    from yolov12.latency.profile import profile
     from yolov12.latency import measure
 
     rows = []

@@ -111,7 +111,7 @@ def add_latency_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def cmd_profile(args) -> int:
-    from ..complexity.profile import profile, write_profiles
+    from .profile import profile, write_profiles
 
     if _refuse_knobs(args, "profile"):
         return 2

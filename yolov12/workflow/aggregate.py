@@ -68,8 +68,7 @@ def latency_rows(base: dict[str, Any], lat: dict[str, Any]) -> tuple[list[dict],
     for cell in lat.get("cells", []):
         flat = {k: v for k, v in cell.items() if not k.startswith("samples") and not isinstance(v, (dict, list))}
         ci = cell.get("median_ci_ms") or [None, None]
-        imgsz = cell.get("imgsz")
-        h, w = (imgsz if isinstance(imgsz, (list, tuple)) else (imgsz, imgsz)) if imgsz else (None, None)
+        h, w = cell.get("imgsz_hw") or (None, None)
         flat.update(median_ci_lo=ci[0], median_ci_hi=ci[1], imgsz_h=h, imgsz_w=w)
         cells.append({**base, "mlflow_run_id": lat.get("mlflow_run_id"), **flat})
         key = {k: flat.get(k) for k in ("device", "precision", "runtime", "backend", "batch", "imgsz_h", "imgsz_w")}

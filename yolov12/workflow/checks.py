@@ -95,14 +95,28 @@ def model_sizes(plan: Plan, run: Run) -> dict[str, list[tuple[int, int]]]:
     return sizes
 
 
+# the config key behind each use's image size (a size that is not a stride multiple is the config's fault)
+SIZE_KEYS = {"train": "train.imgsz", "latency": "latency.imgsz", "export": "export.imgsz",
+             "complexity": "complexity.imgsz"}
+
+
 def check_shapes(plan: Plan, runs: list[Run]) -> None:
-    """Area counts and head_dim against every size where each distinct model runs, from the definitions."""
+    """Area counts and head_dim against every size where each distinct model runs, from the definitions. A size
+    no model of that family can take is the config's error; an area count or head_dim the sizes do not allow is the
+    variant's (named by its study file)."""
     from ..models import shapes
 
     seen = set()
     for run in runs:
-        if run.run_dir in seen:
+        if run.run_dir in seen or run.peer:  # a peer is Ultralytics' own model: nothing of ours to check
             continue
         seen.add(run.run_dir)
-        shapes.check_model(run.family, run.scale, run.task, run.hierarchy, run.knobs, model_sizes(plan, run),
-                           where=f"{run.source}: variants.{run.variant} (scale {run.scale})")
+        for use, sizes in model_sizes(plan, run).items():
+            try:
+                shapes.check_model(run.family, run.scale, run.task, run.hierarchy, run.knobs, {use: sizes},
+                                   where=f"{run.source}: variants.{run.variant} (scale {run.scale})")
+            except UserError as e:
+                if "max stride" not in e.what:
+                    raise
+                key = SIZE_KEYS.get(use.split(" ")[0], "train.imgsz")
+                raise UserError(e.what, file=plan.source, key=key, allowed=e.allowed) from None

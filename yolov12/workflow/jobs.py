@@ -123,14 +123,19 @@ def _eval_device(spec: dict[str, Any]) -> str:
 def run_complexity(spec: dict[str, Any], out: Path) -> dict[str, Any]:
     def work(job):
         from ..complexity import summary
-        from ..complexity.profile import profile
+        from ..latency.profile import profile
         from ..models import torch_model
 
         m = spec["model"]
         knobs = dict(m["knobs"])
         if knobs.get("backend") == "flash_attn":  # FLOPs do not depend on the kernel; flash-attn needs CUDA
             knobs["backend"] = "sdpa"
-        model = torch_model(**{k: m[k] for k in MODEL_KEYS}, nc=m["nc"], **knobs)
+        if m.get("peer"):  # a peer of the paper's tables, from Ultralytics' own definition
+            from ..latency.paper_peers import peer_spec
+
+            model = peer_spec(m["peer"]).build()
+        else:
+            model = torch_model(**{k: m[k] for k in MODEL_KEYS}, nc=m["nc"], **knobs)
         result = summary(model, spec["imgsz"])
         true = profile(model, imgsz=spec["imgsz"], timing=False)  # FLOPs including the attention matmuls
         result.update(gflops_true=true.get("gflops_true"), attn_flops_share=true.get("attn_flops_share"))

@@ -34,7 +34,13 @@ def run_latency(spec: dict[str, Any], out: Path) -> dict[str, Any]:
         # the kernel is a per-cell setting of the harness, which reports it unavailable where it cannot run
         # (flash-attn on a CPU) and still takes the fp32 reference from a kernel that can
         backend = knobs.pop("backend", "auto")
-        result = measure({**{k: m[k] for k in MODEL_KEYS}, "nc": m["nc"], "knobs": knobs},
+        if m.get("peer"):  # a peer of the paper's tables, from Ultralytics' own definition
+            from ..latency.paper_peers import peer_spec
+
+            model = peer_spec(m["peer"])
+        else:
+            model = {**{k: m[k] for k in MODEL_KEYS}, "nc": m["nc"], "knobs": knobs}
+        result = measure(model,
                          backends=[None if backend == "auto" else backend], devices=lat["devices"],
                          precisions=lat["precisions"], runtimes=lat["runtimes"],
                          batches=[lat["batch"]], imgszs=[lat["imgsz"]], threads=lat["threads"],
@@ -53,7 +59,7 @@ def run_latency(spec: dict[str, Any], out: Path) -> dict[str, Any]:
         metrics = {}
         for cell in result["cells"]:
             if cell.get("status") == "ok":
-                key = f"{cell['device'].replace(':', '')}_{cell['precision']}_{cell['runtime']}"
+                key = f"{cell['device'].replace(':', '')}_{cell['precision']}_{cell['runtime']}_{cell.get('backend')}"
                 metrics[f"latency_ms/{key}/median"] = cell["median_ms"]
                 metrics[f"latency_ms/{key}/p90"] = cell["p90_ms"]
         ok = [c["median_ms"] for c in result["cells"] if c.get("status") == "ok"]

@@ -38,7 +38,7 @@ class Plan:
     @cached_property
     def runs(self) -> list[studies.Run]:
         c = self.config
-        runs = studies.all_runs(c["studies"], c["scales"], self.ablations_dir, c["seeds"], c["opt_in"])
+        runs = studies.all_runs(c["studies"], c["scales"], self.ablations_dir, c["seeds"], c["opt_in"], self.source)
         if not runs:
             raise UserError("no run left: the studies' scales and opt-in groups select nothing", file=self.source,
                             key="scales/opt_in", allowed="a scale a study lists; opt_in names its studies use")
@@ -158,7 +158,7 @@ class Plan:
         ds = self.dataset(run.task)
         root = f"{self.results}/runs/{run_dir}"
         model = {"family": run.family, "scale": run.scale, "task": run.task, "hierarchy": run.hierarchy,
-                 "knobs": run.knobs, "nc": ds["nc"]}
+                 "knobs": run.knobs, "nc": ds["nc"], **({"peer": run.peer} if run.peer else {})}
         spec: dict[str, Any] = {"kind": kind, "config": self.name, "run_dir": root, "model": model,
                                 "resources": self.resources(kind), "mlflow": {"uri": self.tracking_uri}}
         if kind == "train":

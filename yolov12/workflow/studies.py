@@ -80,6 +80,7 @@ class Run:
     train: dict[str, Any]  # train overrides of the variant
     measure: tuple[str, ...]
     source: str  # the study file
+    peer: str | None = None  # an Ultralytics-defined peer (yolov12.peers) instead of our family
 
     @property
     def identity(self) -> dict[str, Any]:
@@ -95,6 +96,8 @@ class Run:
 
     @property
     def model_name(self) -> str:
+        if self.peer:
+            return f"{self.peer}-{self.task}-peer"
         return f"{self.family.replace('yolov12', 'yolov12' + self.scale, 1)}-{self.task}-{self.hierarchy}"
 
     @property
@@ -113,13 +116,15 @@ class Run:
     @property
     def is_default(self) -> bool:
         """Default knobs, recipe and hierarchy for this scale: the paper's model (any seed)."""
-        return not self.delta and not self.train and self.hierarchy == "full"
+        return not self.peer and not self.delta and not self.train and self.hierarchy == "full"
 
     def row(self) -> dict[str, Any]:
+        # a peer is named as the paper and Ultralytics name it: family yolov9 / yolov10 / yolo11, scale t, s, c, ...
+        family, scale = (self.peer[:-1], self.peer[-1]) if self.peer else (self.family, self.scale)
         return {"study": self.study, "study_table": self.table, "variant": self.variant, "run_dir": self.run_dir,
-                "family": self.family, "scale": self.scale, "task": self.task, "hierarchy": self.hierarchy,
+                "family": family, "scale": scale, "task": self.task, "hierarchy": self.hierarchy,
                 "seed": self.seed, "knobs_delta": self.delta, "train_delta": self.train,
-                "default_model": self.is_default, "model_dir": self.model_dir}
+                "default_model": self.is_default, "model_dir": self.model_dir, "peer": self.peer}
 
 
 # ------------------------------------------------------------------------------------------------ loading
@@ -135,7 +140,8 @@ def load_study(path: str | Path) -> dict[str, Any]:
     return data
 
 
-def study_files(names: list[str], directory: str | Path) -> list[Path]:
+def study_files(names: list[str], directory: str | Path, source: str | None = None) -> list[Path]:
+    """The study files named (``["all"]``: every one); ``source`` (the config file) is named in errors."""
     directory = Path(directory)
     if not directory.is_dir():
         raise StudyError("the ablations folder does not exist", file=directory, key="ablations_dir")
@@ -146,13 +152,28 @@ def study_files(names: list[str], directory: str | Path) -> list[Path]:
         return list(available.values())
     unknown = [n for n in names if n not in available]
     if unknown:
-        raise StudyError(f"unknown study {unknown}", key="studies", allowed=["all", *available])
+        raise StudyError(f"unknown study {unknown} in {directory}", file=source, key="studies",
+                         allowed=["all", *available])
     return [available[n] for n in names]
 
 
+def _peers(study: dict[str, Any], path: Path, scales: list[str]) -> list[Run]:
+    from .. import peers
+
+    if study["peers"] not in {t for p in peers.peer_table() for t in p["tables"]}:
+        raise StudyError(f"{study['peers']!r} is not a paper table with peers", file=path, key="peers",
+                         allowed=sorted({t for p in peers.peer_table() for t in p["tables"]}))
+    measure = tuple(k for k in JOB_KINDS if k in study["measure"] and not JOB_KINDS[k].per_seed)
+    return [Run(study["study"], study["table"], name, "peer", "detect", "full", peers.size_class(name), 0, {}, {},
+                {}, measure, str(path), peer=name)
+            for name in peers.peers(study["peers"]) if peers.size_class(name) in scales]
+
+
 def _expand(study: dict[str, Any], path: Path, scales: list[str], seeds: list[int], opt_in: set[str]) -> list[Run]:
-    runs = []
-    for name, delta in study["variants"].items():
+    if study.get("opt_in") not in (None, *opt_in):
+        return []
+    runs = _peers(study, path, scales) if study.get("peers") else []
+    for name, delta in (study.get("variants") or {}).items():
         delta = delta or {}
         if (delta.get("opt_in") or study.get("opt_in")) not in (None, *opt_in):
             continue
@@ -164,7 +185,8 @@ def _expand(study: dict[str, Any], path: Path, scales: list[str], seeds: list[in
             try:
                 knobs = canonical_knobs(family, scale, task, hierarchy, delta.get("knobs") or {})
             except UserError as e:
-                raise StudyError(e.what, file=path, key=f"variants.{name}.knobs", allowed=e.allowed) from None
+                key = f"variants.{name}.knobs" + (f".{e.key.split('.')[-1]}" if e.key else "")
+                raise StudyError(e.what, file=path, key=key, allowed=e.allowed) from None
             for seed in delta.get("seeds", study.get("seeds", seeds)):
                 runs.append(Run(study["study"], study["table"], str(name), family, task, hierarchy, scale, seed,
                                 knobs, knob_delta(family, scale, task, hierarchy, knobs),
@@ -173,10 +195,10 @@ def _expand(study: dict[str, Any], path: Path, scales: list[str], seeds: list[in
 
 
 def all_runs(names: list[str], scales: list[str], directory: str | Path, seeds: list[int] | None = None,
-             opt_in: list[str] | None = None) -> list[Run]:
+             opt_in: list[str] | None = None, source: str | None = None) -> list[Run]:
     """Every run of the named studies (``["all"]``: every study file), restricted to ``scales``."""
     runs = []
-    for path in study_files(names, directory):
+    for path in study_files(names, directory, source):
         runs.extend(_expand(load_study(path), path, scales, seeds or [0], set(opt_in or [])))
     return runs
 
@@ -194,9 +216,9 @@ def studies_index(names: list[str], directory: str | Path, runs: list[Run]) -> l
             if r.variant in seen:
                 continue
             seen.add(r.variant)
-            raw = data["variants"][r.variant] or {}
+            raw = (data.get("variants") or {}).get(r.variant) or {}
             variants.append({"variant": r.variant, "knobs_delta": r.delta, "train_delta": r.train,
-                             "family": r.family, "task": r.task, "hierarchy": r.hierarchy,
+                             "family": r.family, "task": r.task, "hierarchy": r.hierarchy, "peer": r.peer,
                              "note": raw.get("note", "")})
         out.append({"study": data["study"], "table": data["table"], "title": data["title"], "file": str(path),
                     "task": data["task"], "tasks": sorted({r.task for r in mine}),

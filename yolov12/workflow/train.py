@@ -66,10 +66,25 @@ def keep_epochs(results_csv: Path, upto: int) -> None:
         write_text(results_csv, "".join(kept))
 
 
-def record_attempt(run_dir: Path, seconds: float, outcome: str) -> list[dict[str, Any]]:
+def start_attempt(run_dir: Path) -> None:
+    """Record an attempt as it starts. An attempt still 'running' from before was killed (kill -9, preemption, a
+    node failure): it is closed with the time up to its last written output."""
     path = run_dir / "attempts.json"
     attempts = json.loads(path.read_text()) if path.is_file() else []
-    attempts.append({"seconds": round(seconds, 1), "outcome": outcome, "ended": time.time()})
+    for a in attempts:
+        if a["outcome"] == "running":
+            outputs = [p for p in (run_dir / "train" / "weights" / "last.pt", run_dir / "train" / "results.csv")
+                       if p.is_file()]
+            last = max((p.stat().st_mtime for p in outputs), default=a["started"])
+            a.update(outcome="killed", seconds=round(max(0.0, last - a["started"]), 1), ended=last)
+    attempts.append({"started": time.time(), "outcome": "running", "seconds": None})
+    write_json(path, attempts, indent=1)
+
+
+def end_attempt(run_dir: Path, seconds: float, outcome: str) -> list[dict[str, Any]]:
+    path = run_dir / "attempts.json"
+    attempts = json.loads(path.read_text())
+    attempts[-1].update(seconds=round(seconds, 1), outcome=outcome, ended=time.time())
     write_json(path, attempts, indent=1)
     return attempts
 
@@ -88,6 +103,7 @@ def run_train(spec: dict[str, Any], out: Path) -> dict[str, Any]:
               **{f"train.{k}": v for k, v in spec["args"].items()}, "data": spec["data"], "max_loss": spec["max_loss"]}
     job.log_params(params)
     t0, outcome = time.perf_counter(), "failed"
+    start_attempt(run_dir)
     try:
         if state == "missing" and not marker.exists():
             for stale in (csv, train_dir / "weights" / "best.pt", Path(logger.logged_file),
@@ -105,10 +121,10 @@ def run_train(spec: dict[str, Any], out: Path) -> dict[str, Any]:
         outcome = "ok"
     except Exception as e:  # noqa: BLE001  (a diverged run is a result; anything else fails the job)
         if not marker.exists():
-            record_attempt(run_dir, time.perf_counter() - t0, f"failed: {type(e).__name__}")
+            end_attempt(run_dir, time.perf_counter() - t0, f"failed: {type(e).__name__}")
             job.end(False, f"{type(e).__name__}: {e}")
             raise
-    attempts = record_attempt(run_dir, time.perf_counter() - t0, "diverged" if marker.exists() else outcome)
+    attempts = end_attempt(run_dir, time.perf_counter() - t0, "diverged" if marker.exists() else outcome)
     result = collect(spec, run_dir, attempts)
     result["mlflow_run_id"] = job.run_id
     job.log_metrics({"converged": float(result["converged"]), "train_seconds": result["seconds"],

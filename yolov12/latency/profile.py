@@ -26,7 +26,7 @@ from typing import Any
 import torch
 import torch.nn as nn
 
-from . import count_params, summary
+from ..complexity import count_params, summary
 
 
 def attention_types() -> tuple[type, ...]:
@@ -142,10 +142,10 @@ def profile(model=None, imgsz: int | tuple[int, int] = 640, batch: int = 1, devi
             min_iters: int = 10, min_s: float = 1.0, fuse: bool = True, timing: bool = True) -> dict[str, Any]:
     """Complexity profile of ``model`` (a ``yolov12.latency.ModelSpec``, a dict of its fields, a checkpoint path,
     an ``nn.Module`` or None = yolov12n) at ``imgsz`` on ``device`` (see the module docstring for every number)."""
-    from ..latency.spec import as_spec
-    from ..latency.env import default_threads, load_average
-    from ..latency.runtimes import PRECISIONS, check_static, resolved_kernel, set_attention_backend
-    from ..latency.stats import TimingPlan, run_timed
+    from .spec import as_spec
+    from .env import default_threads, load_average
+    from .runtimes import PRECISIONS, check_static, resolved_kernel, set_attention_backend
+    from .stats import TimingPlan, run_timed
 
     dev = torch.device(device)
     reason = check_static(dev, precision, "eager", backend)
@@ -224,13 +224,13 @@ def profile(model=None, imgsz: int | tuple[int, int] = 640, batch: int = 1, devi
 
 
 def _knob(model: nn.Module) -> str:
-    from ..latency.runtimes import model_backend
+    from .runtimes import model_backend
 
     return model_backend(model)
 
 
 def write_profiles(profiles: list[dict], path: str | Path, threads: int | None = None) -> Path:
     from ..io import write_json
-    from ..latency.env import capture_env
+    from .env import capture_env
 
     return write_json(path, {"env": capture_env(threads), "profiles": profiles}, indent=1)
