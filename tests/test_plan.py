@@ -201,3 +201,18 @@ def test_study_yaml_error_names_the_real_folder(tmp_path):
     line = proc.stderr.strip().splitlines()[-1]
     assert line.startswith(f"error: {folder / 'mine.yaml'}: variants.a (scale n): area:"), line
     assert "area count 5" in line and "allowed: area counts" in line
+
+
+def test_task_recipes_are_the_official_readme_recipes():
+    """Segmentation: the detection recipe with batch 128; classification: ImageNet at 224 px, 200 epochs, SGD
+    lr0 0.2, cosine, nbs 256, weight decay 1e-4 (the official task branches' README recipes)."""
+    from yolov12.workflow.plan import make_plan
+    from yolov12.yamlio import load_yaml
+
+    plan = make_plan({**load_yaml(PAPER), "opt_in": ["extras"]}, str(PAPER), ROOT)
+    args = {r.task: plan.train_args(r) for r in plan.runs if r.study == "tasks" and r.scale == "s"}
+    assert args["segment"]["batch"] == 128 and args["segment"]["epochs"] == 600 and args["segment"]["lr0"] == 0.01
+    cls = args["classify"]
+    assert (cls["imgsz"], cls["epochs"], cls["batch"], cls["optimizer"], cls["lr0"], cls["nbs"], cls["cos_lr"],
+            cls["weight_decay"], cls["warmup_epochs"]) == (224, 200, 256, "SGD", 0.2, 256, True, 0.0001, 0)
+    assert plan.spec("evaluate", next(r.run_dir for r in plan.runs if r.task == "classify"))["imgsz"] == 224

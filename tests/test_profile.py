@@ -9,7 +9,7 @@ from ultralytics.nn.tasks import DetectionModel
 from yolov12.complexity import conv_gflops, fused, summary
 from yolov12.latency.profile import profile
 from yolov12.latency import measure, peer_spec, peer_table, peers
-from yolov12.latency.cli import main as cli_main
+from yolov12.cli import main as cli_main
 from yolov12.models import torch_model
 
 FAST = dict(min_iters=2, min_s=0.0, warmup_iters=1, threads=1)

@@ -128,3 +128,12 @@ def test_a_deleted_result_is_rebuilt(tiny_run):
     shutil.copytree(tmp / "kept", victim)  # leave the module's run as it was for the other tests
     snakemake(tmp, "--configfile", str(cfg), "--cores", "2", "--touch")
     assert planned_jobs(snakemake(tmp, "--configfile", str(cfg), "--cores", "2", "-n")) == {}
+
+
+@pytest.mark.slow
+def test_snakemake_builds_its_html_report(tiny_run):
+    tmp, cfg = tiny_run
+    out = tmp / "snakemake-report.html"
+    snakemake(tmp, "--configfile", str(cfg), "--report", str(out))
+    text = out.read_text(errors="replace")
+    assert out.stat().st_size > 10_000 and "report.md" in text

@@ -1,6 +1,5 @@
 # The plan: the config validated and resolved into runs, run directories, job specs and resources
 # (yolov12/workflow/plan.py). Any bad input stops here, before the first job, in one line.
-import json
 import os
 import sys
 
@@ -28,18 +27,17 @@ wildcard_constraints:
     task="|".join(TASKS),
 
 
-def data_manifest(run_dir):
-    return PLAN.dataset(PLAN.groups[run_dir][0].task)["manifest"]
-
-
 rule mlflow_store:
     output:
         STORE,
+    log:
+        f"{RESULTS}/logs/mlflow_store.log",
     localrule: True
     params:
+        python=PYTHON,
         uri=MLFLOW_URI,
-    run:
-        from yolov12.io import write_text
-        from yolov12.workflow import tracking
-
-        write_text(output[0], tracking.init_store(params.uri, RESULTS, PLAN.name) + "\n")
+        results=lambda w, output: os.path.dirname(os.path.dirname(output[0])),
+        name=PLAN.name,
+    shell:
+        "{params.python} -m yolov12 workflow store --uri {params.uri:q} --results {params.results}"
+        " --config-name {params.name} --out {output} > {log} 2>&1"

@@ -1,9 +1,5 @@
 # Data stage: the synthetic sets (embedded default) or COCO / ImageNet / DOTA prepared from the user's copies.
-from pathlib import Path
-
-SYN = config["data"]["synthetic"]  # validated, defaults filled in
-# what a data job uses (one CPU; memory and time for decoding / converting COCO and ImageNet)
-DATA_RESOURCES = {"synth": {"mem_mb": 2000, "runtime": 30}, "real": {"mem_mb": 16000, "runtime": 720}}
+# Each data job uses one CPU (resources: memory and time for decoding / converting COCO and ImageNet).
 
 
 rule data_synth:
@@ -12,14 +8,14 @@ rule data_synth:
     log:
         f"{RESULTS}/logs/data/{{task}}.log",
     resources:
-        **DATA_RESOURCES["synth"],
+        mem_mb=2000,
+        runtime=30,
     params:
+        python=PYTHON,
         out=lambda w: f"{RESULTS}/data/{w.task}",
-        height=f"--height {SYN['height']}" if SYN["height"] else "",
+        options=PLAN.synth_options(),
     shell:
-        "{PYTHON} -m yolov12 data synth --task {wildcards.task} --out {params.out} --n-train {SYN[n_train]}"
-        " --n-val {SYN[n_val]} --imgsz {SYN[imgsz]} {params.height} --nc {SYN[nc]} --max-objects {SYN[max_objects]}"
-        " --seed {SYN[seed]} > {log} 2>&1"
+        "{params.python} -m yolov12 data synth --task {wildcards.task} --out {params.out} {params.options} > {log} 2>&1"
 
 
 rule data_coco:
@@ -28,12 +24,15 @@ rule data_coco:
     log:
         f"{RESULTS}/logs/data/coco.log",
     resources:
-        **DATA_RESOURCES["real"],
+        mem_mb=16000,
+        runtime=720,
     params:
+        python=PYTHON,
         root=config["data"]["coco_root"],
+        out=lambda w, output: os.path.dirname(output[0]),
         download="--download" if config["data"]["coco_download"] else "",
     shell:
-        "{PYTHON} -m yolov12 data coco --root {params.root} --out {RESULTS}/data/coco {params.download} > {log} 2>&1"
+        "{params.python} -m yolov12 data coco --root {params.root} --out {params.out} {params.download} > {log} 2>&1"
 
 
 rule data_imagenet:
@@ -42,21 +41,28 @@ rule data_imagenet:
     log:
         f"{RESULTS}/logs/data/imagenet.log",
     resources:
-        **DATA_RESOURCES["real"],
+        mem_mb=16000,
+        runtime=720,
     params:
+        python=PYTHON,
         tree=config["data"]["imagenet_root"],
+        out=lambda w, output: os.path.dirname(output[0]),
     shell:
-        "{PYTHON} -m yolov12 data imagenet --tree {params.tree} --out {RESULTS}/data/imagenet > {log} 2>&1"
+        "{params.python} -m yolov12 data imagenet --tree {params.tree} --out {params.out} > {log} 2>&1"
 
 
 if config["data"]["dota_root"]:
 
     rule data_dota:
         output:
-            str(Path(config["data"]["dota_root"]) / "dota.yaml"),
+            os.path.join(config["data"]["dota_root"], "dota.yaml"),
         log:
             f"{RESULTS}/logs/data/dota.log",
         resources:
-            **DATA_RESOURCES["real"],
+            mem_mb=8000,
+            runtime=120,
+        params:
+            python=PYTHON,
+            root=config["data"]["dota_root"],
         shell:
-            "{PYTHON} -m yolov12 data dota --root {config[data][dota_root]} > {log} 2>&1"
+            "{params.python} -m yolov12 data dota --root {params.root} > {log} 2>&1"

@@ -1,5 +1,5 @@
 # Report stage: paper-style tables beside the paper's numbers, every study's table and figure, verdicts; Markdown +
-# PDF + LaTeX (yolov12/report/). `snakemake --report report.html` packs the figures into Snakemake's HTML report.
+# PDF + LaTeX (yolov12/report/). `snakemake --report report.html` packs the figures into Snakemake's own HTML report.
 report: "report/workflow.rst"
 
 
@@ -14,9 +14,13 @@ rule report:
     log:
         f"{RESULTS}/logs/report.log",
     params:
+        python=PYTHON,
+        results=lambda w, input: os.path.dirname(input[0]),
+        out=lambda w, output: os.path.dirname(output.md),
+        name=PLAN.name,
         logs=f"--reference-logs {config['reference_logs']}" if config["reference_logs"] else "",
         synthetic="--synthetic" if config["synthetic"] else "--not-synthetic",
     localrule: True
     shell:
-        "{PYTHON} -m yolov12 report --results {RESULTS} --out {REPORTS} --config-name {config[name]}"
+        "{params.python} -m yolov12 report --results {params.results} --out {params.out} --config-name {params.name}"
         " {params.logs} {params.synthetic} > {log} 2>&1"

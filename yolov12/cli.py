@@ -87,6 +87,12 @@ def cmd_workflow(args) -> int:
         print(f"{args.config}: valid; {len(plan.runs)} study runs, {len(plan.groups)} run directories; jobs: "
               + ", ".join(f"{k} {n}" for k, n in jobs.items() if n))
         return 0
+    if args.workflow_command == "store":
+        from .io import write_text
+        from .workflow import tracking
+
+        write_text(args.out, tracking.init_store(args.uri, args.results, args.config_name) + "\n")
+        return 0
     if args.workflow_command == "run":
         from .workflow.jobs import run
 
@@ -134,6 +140,11 @@ def add_workflow_parsers(sub) -> None:
     p.add_argument("kind", choices=list(registry.JOB_KINDS))
     p.add_argument("--spec", required=True, help="the job spec (JSON text, or a file)")
     p.add_argument("--out", required=True)
+    p = wsub.add_parser("store", help="create the MLflow store's schema and the jobs experiment (once, first)")
+    p.add_argument("--uri", required=True)
+    p.add_argument("--results", required=True)
+    p.add_argument("--config-name", required=True)
+    p.add_argument("--out", required=True, help="the marker file the workflow waits for")
     p = wsub.add_parser("aggregate", help="write the tidy CSVs, deltas and MLflow summary runs")
     p.add_argument("--config", required=True, help="the workflow's resolved config (JSON text, or a file)")
     p.add_argument("--results", required=True)

@@ -43,12 +43,12 @@ def add_model_args(p: argparse.ArgumentParser, many_scales: bool = False) -> Non
 
 
 def add_scales(p: argparse.ArgumentParser, default=registry.SCALES) -> None:
-    p.add_argument("--scales", nargs="+", default=list(default), choices=registry.SCALES, metavar="SCALE",
-                   help=f"scales ({' '.join(registry.SCALES)})")
+    p.add_argument("--scales", "--scale", nargs="+", default=list(default), choices=registry.SCALES, metavar="SCALE",
+                   dest="scales", help=f"scales ({' '.join(registry.SCALES)})")
 
 
 def add_devices(p: argparse.ArgumentParser, default=("cpu",)) -> None:
-    p.add_argument("--devices", nargs="+", default=list(default), metavar="DEVICE",
+    p.add_argument("--devices", "--device", nargs="+", default=list(default), metavar="DEVICE", dest="devices",
                    help="torch devices: cpu, cuda:0, ...")
 
 

@@ -17,13 +17,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 
 from .. import registry
 from .names import SCOPES, STATUS, backends
 
 
-def _model_arg(args):
+def _model_arg(args, scale: str):
     if args.checkpoint:
         return args.checkpoint
     from .spec import ModelSpec
@@ -34,14 +33,22 @@ def _model_arg(args):
         return peer_spec(args.peer)
     if args.ultralytics:
         return ModelSpec(ultralytics=args.ultralytics, nc=args.nc)
-    return ModelSpec(args.family, args.scale, args.task, args.hierarchy, args.nc, dict(args.knob))
+    return ModelSpec(args.family, scale, args.task, args.hierarchy, args.nc, dict(args.knob))
+
+
+def _models(args) -> list:
+    """One model per --scales value (a checkpoint, peer or Ultralytics definition is one model)."""
+    if args.checkpoint or args.peer or args.ultralytics:
+        return [_model_arg(args, None)]
+    return [_model_arg(args, scale) for scale in args.scales]
 
 
 def _add_model(p: argparse.ArgumentParser) -> None:
     from ..cliargs import add_model_args
     from .paper_peers import peers
 
-    add_model_args(p)
+    add_model_args(p, many_scales=True)
+    p.set_defaults(scales=["n"])
     other = p.add_mutually_exclusive_group()
     other.add_argument("--checkpoint", default=None, help="time a trained checkpoint (.pt) instead of a registry spec")
     other.add_argument("--peer", default=None, choices=peers(), metavar="PEER",
@@ -50,37 +57,46 @@ def _add_model(p: argparse.ArgumentParser) -> None:
                        help="any Ultralytics model definition, random weights (e.g. yolov8n.yaml)")
 
 
-def _refuse_knobs(args, command: str) -> bool:
+def _refuse_knobs(args) -> None:
     if args.knob and (args.checkpoint or args.peer or args.ultralytics):
-        print(f"yolov12 {command}: error: --knob applies to this suite's YOLOv12 family only (use --backend for the "
-              "attention kernel)", file=sys.stderr)
-        return True
-    return False
+        from ..errors import UserError
+
+        raise UserError("applies to this suite's YOLOv12 family only (use --backend for the attention kernel)",
+                        key="--knob", allowed="no --knob with --checkpoint, --peer or --ultralytics")
 
 
 def cmd_latency(args) -> int:
     from .core import measure, write_results
 
-    if _refuse_knobs(args, "latency"):
-        return 2
-    result = measure(
-        _model_arg(args), devices=args.device, precisions=args.precision, runtimes=args.runtime, batches=args.batch,
-        imgszs=args.imgsz, backends=args.backend or [None], scopes=args.scope, threads=args.threads,
-        warmup_iters=args.warmup_iters, warmup_s=args.warmup_s, min_iters=args.min_iters, min_s=args.min_s,
-        max_s=args.max_s, tf32=args.tf32, workdir=args.workdir, onnx_file=args.onnx,
-        compile_mode=args.compile_mode, verbose=not args.quiet)
-    for path in write_results(result, args.out, args.json, args.tag):
-        print(path)
-    counts = {s: sum(c["status"] == s for c in result["cells"]) for s in STATUS}
-    counts["contended"] = sum(bool(c.get("contended")) for c in result["cells"])
-    print(json.dumps(counts))
-    return 1 if args.strict and counts["failed"] else 0
+    _refuse_knobs(args)
+    failed = 0
+    for model in _models(args):
+        result = measure(
+            model, devices=args.devices, precisions=args.precision, runtimes=args.runtime, batches=args.batch,
+            imgszs=args.imgsz, backends=args.backend or [None], scopes=args.scope, threads=args.threads,
+            warmup_iters=args.warmup_iters, warmup_s=args.warmup_s, min_iters=args.min_iters, min_s=args.min_s,
+            max_s=args.max_s, tf32=args.tf32, workdir=args.workdir, onnx_file=args.onnx,
+            compile_mode=args.compile_mode, verbose=not args.quiet)
+        json_file = args.json if len(args.scales) == 1 or not args.json else \
+            args.json.replace(".json", f"-{getattr(model, 'scale', '')}.json")
+        for path in write_results(result, args.out, json_file, args.tag):
+            print(path)
+        counts = {s: sum(c["status"] == s for c in result["cells"]) for s in STATUS}
+        counts["contended"] = sum(bool(c.get("contended")) for c in result["cells"])
+        failed += counts["failed"]
+        print(json.dumps(counts))
+    return 1 if args.strict and failed else 0
 
 
 def add_latency_parser(subparsers) -> argparse.ArgumentParser:
-    p = subparsers.add_parser("latency", help="latency matrix: device x precision x runtime x batch x imgsz x backend")
+    from ..cliargs import HELP_FORMAT, add_devices, example
+
+    p = subparsers.add_parser("latency", help="latency matrix: device x precision x runtime x batch x imgsz x backend",
+                              formatter_class=HELP_FORMAT,
+                              epilog=example("yolov12 latency --scales n s --devices cpu cuda:0 --precision fp32 "
+                                             "fp16 --runtime eager onnxruntime --json lat.json"))
     _add_model(p)
-    p.add_argument("--device", nargs="+", default=["cpu"], help="cpu and/or cuda:N (default: cpu)")
+    add_devices(p)
     p.add_argument("--precision", nargs="+", default=["fp32"], choices=list(registry.PRECISIONS))
     p.add_argument("--runtime", nargs="+", default=["eager"], choices=list(registry.runtimes()))
     p.add_argument("--batch", nargs="+", type=int, default=[1])
@@ -113,34 +129,34 @@ def add_latency_parser(subparsers) -> argparse.ArgumentParser:
 def cmd_profile(args) -> int:
     from .profile import profile, write_profiles
 
-    if _refuse_knobs(args, "profile"):
-        return 2
-
+    _refuse_knobs(args)
     profiles = []
-    for imgsz in args.imgsz:
-        for backend in args.backend or [None]:
-            p = profile(_model_arg(args), imgsz=imgsz, batch=args.batch, device=args.device,
-                        precision=args.precision, backend=backend, threads=args.threads, min_iters=args.min_iters,
-                        min_s=args.min_s, timing=not args.no_timing)
-            profiles.append(p)
-            lat = (f"  attn latency share {p['attn_latency_share']:.1%} of {p['latency_ms']:.2f} ms"
-                   if "latency_ms" in p else "")
-            mem = f"  peak {p['peak_mem_mb']:.0f} MB" if p["peak_mem_mb"] is not None else ""
-            print(f"{p['model']} @{p['imgsz']} {p['device']} {p['precision']} attn={p['attn_backend']}: params "
-                  f"{p['params']:,} (fused {p['params_fused']:,})  GFLOPs paper {p['gflops']:.3f} true "
-                  f"{p['gflops_true']:.3f}  attn FLOPs share {p['attn_flops_share']:.1%}{lat}{mem}", flush=True)
+    for model, device, imgsz, backend in ((m, d, i, b) for m in _models(args) for d in args.devices
+                                          for i in args.imgsz for b in args.backend or [None]):
+        p = profile(model, imgsz=imgsz, batch=args.batch, device=device, precision=args.precision, backend=backend,
+                    threads=args.threads, min_iters=args.min_iters, min_s=args.min_s, timing=not args.no_timing)
+        profiles.append(p)
+        lat = (f"  attn latency share {p['attn_latency_share']:.1%} of {p['latency_ms']:.2f} ms"
+               if "latency_ms" in p else "")
+        mem = f"  peak {p['peak_mem_mb']:.0f} MB" if p["peak_mem_mb"] is not None else ""
+        print(f"{p['model']} @{p['imgsz']} {p['device']} {p['precision']} attn={p['attn_backend']}: params "
+              f"{p['params']:,} (fused {p['params_fused']:,})  GFLOPs paper {p['gflops']:.3f} true "
+              f"{p['gflops_true']:.3f}  attn FLOPs share {p['attn_flops_share']:.1%}{lat}{mem}", flush=True)
     if args.json:
         print(write_profiles(profiles, args.json, args.threads))
     return 0
 
 
 def add_profile_parser(subparsers) -> argparse.ArgumentParser:
+    from ..cliargs import HELP_FORMAT, add_devices, example
+
     p = subparsers.add_parser("profile", help="params, GFLOPs (paper and true), attention share of FLOPs and latency, "
-                                              "peak memory")
+                                              "peak memory", formatter_class=HELP_FORMAT,
+                              epilog=example("yolov12 profile --scales n s --imgsz 640 --json profile.json"))
     _add_model(p)
     p.add_argument("--imgsz", nargs="+", type=int, default=[640])
     p.add_argument("--batch", type=int, default=1)
-    p.add_argument("--device", default="cpu")
+    add_devices(p)
     p.add_argument("--precision", default="fp32", choices=list(registry.PRECISIONS))
     p.add_argument("--backend", nargs="+", default=None, choices=list(backends()))
     p.add_argument("--threads", type=int, default=None)
@@ -150,21 +166,3 @@ def add_profile_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--json", default=None, help="write {env, profiles} to this file")
     p.set_defaults(func=cmd_profile)
     return p
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Stand-alone entry (``python -m yolov12.latency.cli latency ...``) until yolov12/cli.py registers these."""
-    parser = argparse.ArgumentParser(prog="yolov12")
-    sub = parser.add_subparsers(dest="command", required=True)
-    add_latency_parser(sub)
-    add_profile_parser(sub)
-    args = parser.parse_args(argv)
-    from ..errors import main_guard
-    from ..offline import configure_job_process
-
-    configure_job_process()  # as the suite's CLI does: offline defaults for this process
-    return main_guard(lambda: args.func(args), argv)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

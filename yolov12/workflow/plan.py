@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,9 @@ from ..registry import JOB_KINDS, PAPER_NC
 from . import checks, schemas, studies, tracking
 
 GUARD_KEYS = ("max_loss", "epochs_scale")  # train overrides that are ours, not Ultralytics'
+# what the aggregation writes into results/<config>/ (docs/results-schema.md)
+AGGREGATED = ("accuracy.csv", "deltas.csv", "complexity.csv", "latency.csv", "latency_samples.csv.gz", "curves.csv",
+              "jobs.csv", "studies.json", "config.json")
 
 
 def validate_config(config: dict[str, Any], source: str) -> dict[str, Any]:
@@ -38,7 +42,8 @@ class Plan:
     @cached_property
     def runs(self) -> list[studies.Run]:
         c = self.config
-        runs = studies.all_runs(c["studies"], c["scales"], self.ablations_dir, c["seeds"], c["opt_in"], self.source)
+        runs = studies.all_runs(c["studies"], c["scales"], self.ablations_dir, c["seeds"], c["opt_in"], self.source,
+                                c["baseline_seeds"])
         if not runs:
             raise UserError("no run left: the studies' scales and opt-in groups select nothing", file=self.source,
                             key="scales/opt_in", allowed="a scale a study lists; opt_in names its studies use")
@@ -93,6 +98,36 @@ class Plan:
 
     def outputs(self, kind: str) -> list[str]:
         return [self.result_path(kind, d) for d in self.run_dirs(kind)]
+
+    def job_inputs(self, kind: str, run_dir: str, store: str) -> dict[str, str]:
+        """What a job reads: the MLflow store, its data (train, evaluate), the results of the kinds it follows."""
+        inputs = {"store": store}
+        if kind in ("train", "evaluate"):
+            inputs["data"] = self.dataset(self.groups[run_dir][0].task)["manifest"]
+        for before in JOB_KINDS[kind].after:
+            inputs[before] = self.result_path(before, run_dir)
+        return inputs
+
+    def benchmarks(self) -> list[str]:
+        return [f"{self.results}/benchmarks/{kind}/{d}.tsv" for kind in JOB_KINDS for d in self.run_dirs(kind)]
+
+    def aggregated(self) -> list[str]:
+        return [f"{self.results}/{name}" for name in AGGREGATED]
+
+    def rebuild_inputs(self) -> list[str]:
+        """``.rebuild`` when an aggregation exists but one of its job results is gone (it is then remade)."""
+        made = os.path.exists(self.aggregated()[0])
+        missing = not all(os.path.exists(p) for kind in JOB_KINDS for p in self.outputs(kind))
+        return [f"{self.results}/.rebuild"] if made and missing else []
+
+    def config_json(self) -> str:
+        return json.dumps(self.config, sort_keys=True, separators=(",", ":"))
+
+    def synth_options(self) -> str:
+        s = self.config["data"]["synthetic"]
+        return " ".join([f"--n-train {s['n_train']} --n-val {s['n_val']} --imgsz {s['imgsz']} --nc {s['nc']}",
+                         f"--max-objects {s['max_objects']} --seed {s['seed']}"]
+                        + ([f"--height {s['height']}"] if s["height"] else []))
 
     # ------------------------------------------------------------------------------------------ resources
     def resources(self, kind: str) -> dict[str, int]:

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UserError
-from ..registry import JOB_KINDS, LARGE_SCALES
+from ..registry import JOB_KINDS, LARGE_SCALES, SCALES
 from ..yamlio import load_yaml
 from . import schemas
 
@@ -169,7 +169,8 @@ def _peers(study: dict[str, Any], path: Path, scales: list[str]) -> list[Run]:
             for name in peers.peers(study["peers"]) if peers.size_class(name) in scales]
 
 
-def _expand(study: dict[str, Any], path: Path, scales: list[str], seeds: list[int], opt_in: set[str]) -> list[Run]:
+def _expand(study: dict[str, Any], path: Path, scales: list[str], seeds: list[int], opt_in: set[str],
+            baseline_seeds: list[int] | None = None) -> list[Run]:
     if study.get("opt_in") not in (None, *opt_in):
         return []
     runs = _peers(study, path, scales) if study.get("peers") else []
@@ -187,19 +188,22 @@ def _expand(study: dict[str, Any], path: Path, scales: list[str], seeds: list[in
             except UserError as e:
                 key = f"variants.{name}.knobs" + (f".{e.key.split('.')[-1]}" if e.key else "")
                 raise StudyError(e.what, file=path, key=key, allowed=e.allowed) from None
-            for seed in delta.get("seeds", study.get("seeds", seeds)):
+            diff, train = knob_delta(family, scale, task, hierarchy, knobs), dict(delta.get("train") or {})
+            default_model = not diff and not train and hierarchy == "full"
+            for seed in delta.get("seeds", study.get("seeds", baseline_seeds if default_model and baseline_seeds
+                                                     else seeds)):
                 runs.append(Run(study["study"], study["table"], str(name), family, task, hierarchy, scale, seed,
-                                knobs, knob_delta(family, scale, task, hierarchy, knobs),
-                                dict(delta.get("train") or {}), measure, str(path)))
+                                knobs, diff, train, measure, str(path)))
     return runs
 
 
 def all_runs(names: list[str], scales: list[str], directory: str | Path, seeds: list[int] | None = None,
-             opt_in: list[str] | None = None, source: str | None = None) -> list[Run]:
+             opt_in: list[str] | None = None, source: str | None = None,
+             baseline_seeds: list[int] | None = None) -> list[Run]:
     """Every run of the named studies (``["all"]``: every study file), restricted to ``scales``."""
     runs = []
     for path in study_files(names, directory, source):
-        runs.extend(_expand(load_study(path), path, scales, seeds or [0], set(opt_in or [])))
+        runs.extend(_expand(load_study(path), path, scales, seeds or [0], set(opt_in or []), baseline_seeds))
     return runs
 
 
@@ -222,12 +226,16 @@ def studies_index(names: list[str], directory: str | Path, runs: list[Run]) -> l
                              "note": raw.get("note", "")})
         out.append({"study": data["study"], "table": data["table"], "title": data["title"], "file": str(path),
                     "task": data["task"], "tasks": sorted({r.task for r in mine}),
-                    "scales": sorted({r.scale for r in mine}, key="nsmlx".index),
+                    "scales": sorted({r.scale for r in mine}, key=_scale_order),
                     "seeds": sorted({r.seed for r in mine}), "baseline": baseline_variant(data, mine),
                     "baselines": {scale: baseline_variant(data, [r for r in mine if r.scale == scale])
-                                  for scale in sorted({r.scale for r in mine}, key="nsmlx".index)},
+                                  for scale in sorted({r.scale for r in mine}, key=_scale_order)},
                     "variants": variants})
     return out
+
+
+def _scale_order(scale: str) -> int:
+    return SCALES.index(scale)
 
 
 def baseline_variant(study: dict[str, Any], runs: list[Run]) -> str | None:
