@@ -164,3 +164,35 @@ def test_yolo_passthrough_trains_our_definition(tmp_path):
                            "name=y", "exist_ok=True"], capture_output=True, text=True, timeout=600, env=env)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
     assert (tmp_path / "y" / "weights" / "last.pt").is_file()
+
+
+def test_a_non_editable_install_works_from_any_folder(tmp_path):
+    """Installed as a plain package (not this checkout), run from an unrelated folder: the package data it needs
+    (definitions, schemas, paper numbers) travel with it, and studies come from --ablations-dir, never from here."""
+    site = tmp_path / "site"
+    proc = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
+                           "--target", str(site), str(ROOT)], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / "ablations").mkdir(parents=True)
+    (elsewhere / "ablations" / "mine.yaml").write_text("study: mine\ntable: T\ntitle: t\nvariants:\n  a: {}\n"
+                                                       "  b: {knobs: {pe_kernel: 3}}\n")
+    env = {**os.environ, "PYTHONPATH": str(site), "XDG_CACHE_HOME": str(tmp_path / "cache")}
+
+    def yolov12(*args):
+        return subprocess.run([sys.executable, "-m", "yolov12", *args], capture_output=True, text=True,
+                              timeout=300, cwd=elsewhere, env=env)
+
+    where = subprocess.run([sys.executable, "-c", "import yolov12; print(yolov12.__file__)"], capture_output=True,
+                           text=True, cwd=elsewhere, env=env).stdout
+    assert where.startswith(str(site))
+    variants = yolov12("variants", "--scales", "n")  # ./ablations of the folder it runs in
+    assert variants.returncode == 0 and "mine" in variants.stdout and "2 study runs" in variants.stdout, \
+        variants.stderr
+    assert yolov12("models").returncode == 0
+    config = elsewhere / "c.yaml"
+    config.write_text("name: c\nscales: [n]\nablations_dir: ablations\n")
+    check = yolov12("workflow", "check", str(config))
+    assert check.returncode == 0 and "valid" in check.stdout, check.stderr
+    missing = yolov12("variants", "--ablations-dir", "nowhere")
+    assert missing.returncode == 2 and "nowhere" in missing.stderr  # the real path, in the one-line error
