@@ -168,3 +168,34 @@ class SharedService(Generic[T]):
         if self._users == 0 and self._instance is not None:
             instance, self._instance = self._instance, None
             self._stop(instance)
+
+    def fixture(self, name: str, what: str):
+        """A session fixture ``name`` yielding the running instance; skips, naming what is missing, where it cannot
+        start."""
+        import pytest
+
+        @pytest.fixture(scope="session", name=name)
+        def running():
+            try:
+                instance = self.acquire()
+            except Unavailable as e:
+                pytest.skip(f"no {what}: {e}")
+            try:
+                yield instance
+            finally:
+                self.release()
+
+        return running
+
+
+def serve_forever(stop: Callable[[], None]) -> None:
+    """Keep a service started from a script running until Ctrl-C or SIGTERM, then stop it."""
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt))
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop()
+

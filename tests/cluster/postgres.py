@@ -28,7 +28,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cluster import Daemons, SharedService, Unavailable, free_port, port_open, require, run, wait_for
+from cluster import Daemons, SharedService, Unavailable, free_port, port_open, require, run, serve_forever, wait_for
 
 PG_PROGRAMS = ["initdb", "postgres", "createdb", "pg_isready"]
 APT_HINT = "apt-get install postgresql (PostgreSQL 13 or newer)"
@@ -160,37 +160,18 @@ def stop_mlflow_server(server: MlflowServer) -> None:
 _shared: SharedService[MlflowServer] = SharedService(start_mlflow_server, stop_mlflow_server)
 
 try:
-    import pytest
+    import pytest  # noqa: F401
 except ImportError:  # used from a script without pytest
-    pytest = None
-
-if pytest is not None:
-
-    @pytest.fixture(scope="session")
-    def mlflow_server():
-        """The running server (one per test process); skips with the reason when it cannot start here."""
-        try:
-            server = _shared.acquire()
-        except Unavailable as e:
-            pytest.skip(f"no PostgreSQL-backed MLflow server: {e}")
-        try:
-            yield server
-        finally:
-            _shared.release()
+    pass
+else:
+    mlflow_server = _shared.fixture("mlflow_server", "PostgreSQL-backed MLflow server")
 
 
 def main() -> None:
     server = start_mlflow_server()
     print(f"MLflow on PostgreSQL up in {server.startup_s['total']} s ({server.startup_s})")
     print(f"export MLFLOW_TRACKING_URI={server.tracking_uri}   # backend {server.backend_uri}")
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt))
-    try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.stop()
+    serve_forever(server.stop)
 
 
 if __name__ == "__main__":

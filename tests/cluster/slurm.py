@@ -30,14 +30,13 @@ import os
 import re
 import secrets
 import shutil
-import signal
 import socket
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cluster import Daemons, SharedService, Unavailable, free_port, port_open, require, run, wait_for
+from cluster import Daemons, SharedService, Unavailable, free_port, port_open, require, run, serve_forever, wait_for
 
 CLIENTS = ["sacctmgr", "sinfo", "sbatch", "sacct", "scancel", "squeue", "scontrol", "srun", "sshare"]
 PROGRAMS = ["munged", "mariadbd", "mariadb-install-db", "mariadb", "slurmdbd", "slurmctld", "slurmd", *CLIENTS]
@@ -340,37 +339,18 @@ def sacct_jobs(cluster: SlurmCluster, since: dt.datetime | str | None = None) ->
 _shared: SharedService[SlurmCluster] = SharedService(start_slurm_cluster, stop_slurm_cluster)
 
 try:
-    import pytest
+    import pytest  # noqa: F401
 except ImportError:  # used from a script without pytest
-    pytest = None
-
-if pytest is not None:
-
-    @pytest.fixture(scope="session")
-    def slurm_cluster():
-        """The running cluster (one per test process); skips with the reason when it cannot start here."""
-        try:
-            cluster = _shared.acquire()
-        except Unavailable as e:
-            pytest.skip(f"no SLURM test cluster: {e}")
-        try:
-            yield cluster
-        finally:
-            _shared.release()
+    pass
+else:
+    slurm_cluster = _shared.fixture("slurm_cluster", "SLURM test cluster")
 
 
 def main() -> None:
     cluster = start_slurm_cluster()
     print(f"SLURM cluster {cluster.name} up in {cluster.startup_s['total']} s ({cluster.startup_s})")
     print(f"export SLURM_CONF={cluster.conf}")
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt))
-    try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        cluster.stop()
+    serve_forever(cluster.stop)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from . import provenance as prov_mod
 from .formats import DASH, md_escape, md_table
-from .model import SECTIONS, Table
+from .model import SECTIONS, Table, arrange
 from .plots import FigureInfo
 from .verdicts import HOW_DECIDED, INCONCLUSIVE, NOT_MEASURED, NOT_REPRODUCED, REPRODUCED, Verdict, summary_text
 
@@ -82,23 +82,16 @@ def render_markdown(out_dir: Path, prov: dict, tables: list[Table], verdicts: li
               "- [Sources of the paper numbers](#sources-of-the-paper-numbers)", ""]
     parts.append(verdict_section(verdicts))
     numbers = {f.stem: i for i, f in enumerate(figures, 1)}
-    by_stem = {f.stem: f for f in figures}
-    placed = set()
-    for section in SECTIONS:
-        members = [t for t in tables if t.section == section]
-        if not members:
-            continue
+    sections, rest = arrange(tables, figures)
+    for section, members in sections:
         parts += [f"## {section}", ""]
-        for t in members:
+        for t, figure in members:
             parts.append(_with_ref_links(md_table(t)))
-            if t.key in by_stem:  # a study's figure right under its table
-                parts += _figure(out_dir, by_stem[t.key], numbers[t.key])
-                placed.add(t.key)
+            if figure is not None:
+                parts += _figure(out_dir, figure, numbers[figure.stem])
     parts += ["## Figures", ""]
     category = None
-    for f in figures:
-        if f.stem in placed:
-            continue
+    for f in rest:
         if f.category != category:
             category = f.category
             parts += [f"### {category}", ""]

@@ -71,3 +71,17 @@ class Table:
         """The cells of the column whose flat label is ``label`` (for tests and renderers)."""
         i = self.flat_columns().index(label)
         return [row[i] for row in self.rows]
+
+
+def arrange(tables: list, figures: list) -> tuple[list, list]:
+    """The report's order: per section, each table with the figure drawn for it (a study's figure sits right under
+    its table), then the figures left for the Figures section, in their order."""
+    by_stem = {f.stem: f for f in figures}
+    sections = []
+    for section in SECTIONS:
+        members = [(t, by_stem.get(t.key)) for t in tables if t.section == section]
+        if members:
+            sections.append((section, members))
+    placed = {t.key for _, members in sections for t, f in members if f is not None}
+    return sections, [f for f in figures if f.stem not in placed]
+

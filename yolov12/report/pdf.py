@@ -9,7 +9,7 @@ from pathlib import Path
 from . import provenance as prov_mod
 from .formats import typ_str, typ_text, typst_table
 from .markdown import PAPER, SOURCES
-from .model import SECTIONS, Table
+from .model import Table, arrange
 from .plots import FigureInfo
 from .verdicts import HOW_DECIDED, INCONCLUSIVE, NOT_MEASURED, NOT_REPRODUCED, REPRODUCED, Verdict, summary_text
 
@@ -86,25 +86,18 @@ def render_typst(out_dir: Path, prov: dict, tables: list[Table], verdicts: list[
     src.append("== Reproduction verdicts\n")
     src.append(typ_text(f"{summary_text(verdicts)} in this config. {HOW_DECIDED}") + "\n")
     src.append(verdict_table(verdicts))
-    by_stem = {f.stem: f for f in figures}
-    placed = set()
-    for section in SECTIONS:
-        members = [t for t in tables if t.section == section]
-        if not members:
-            continue
+    sections, rest = arrange(tables, figures)
+    for section, members in sections:
         src.append(f"== {typ_text(section)}\n")
-        for t in members:
+        for t, figure in members:
             src.append(f"=== {typ_text(t.heading)}\n")
             src.append(f"#text(size: 8pt)[{typ_text(t.caption)}]\n#v(-2pt)\n")
             src.append(typst_table(t))
-            if t.key in by_stem:  # a study's figure right under its table
-                src.append(_figure(out_dir, by_stem[t.key]) + "\n")
-                placed.add(t.key)
+            if figure is not None:  # a study's figure right under its table
+                src.append(_figure(out_dir, figure) + "\n")
     src.append("#pagebreak()\n== Figures\n")
     category = None
-    for f in figures:
-        if f.stem in placed:
-            continue
+    for f in rest:
         fig = _figure(out_dir, f)
         if f.category != category:  # keep a category heading on the page of its first figure
             category = f.category
