@@ -199,6 +199,11 @@ def rule_ratio(j: Judge, claim: dict, values: dict) -> Outcome:
     gated = j.gate([slow, fast], abs(p_ratio - 1), "the speed-up")
     if gated:
         return Outcome(gated.status, gated.reason, evidence, refs)
+    kernels = (slow.get("kernel") or None, fast.get("kernel") or None)
+    if rule.get("same_kernel") and kernels[0] != kernels[1]:  # e.g. Table 3: area off vs on, one kernel for both
+        return Outcome(INCONCLUSIVE, f"the two cells ran different attention kernels ({kernels[0]} vs "
+                                     f"{kernels[1]}): the ratio would mix the kernel with the area split",
+                       evidence, refs)
     if r.lo is None:
         return Outcome(INCONCLUSIVE, f"no interval for our ratio ({r.source})", evidence, refs)
     status, why = decide(r.lo, r.hi, threshold, INF, f"our ratio at {size_text(setting.size)}", 2)
