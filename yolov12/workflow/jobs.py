@@ -96,7 +96,7 @@ def run_evaluate(spec: dict[str, Any], out: Path) -> dict[str, Any]:
         if not train["converged"] or not train["best"]:
             result = {"status": "not_converged", "diverged_epoch": train["diverged_epoch"],
                       "reason": train["reason"], "coco": {}, "ultralytics": {}}
-            return finish(job, result, params, {})
+            return finish(job, result, params, {"converged": 0.0, "diverged_epoch": train["diverged_epoch"]})
         device = _eval_device(spec)
         asked = s.get("precision", "fp32")
         precision = "fp32" if device == "cpu" else asked  # fp16 is the paper's CUDA evaluation; a CPU runs fp32
