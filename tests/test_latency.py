@@ -21,7 +21,8 @@ from yolov12.latency import (SCHEMA_COLUMNS, CellContext, Prepared, TimingPlan, 
                              decode_samples, detection_match, export_onnx, measure, output_errors, percentile,
                              primary_outputs, ratio_with_ci, register_runtime, result_filename, run_timed, summarize,
                              throughput_ips, write_results)
-from yolov12.latency.cli import add_latency_parser, main as cli_main
+from yolov12.cli import main as cli_main
+from yolov12.latency.cli import add_latency_parser
 from yolov12.models import torch_model
 
 TINY = dict(imgszs=[64], warmup_iters=1, warmup_s=0.0, min_iters=3, min_s=0.0, threads=1, verbose=False)
@@ -215,7 +216,7 @@ def test_a_registered_runtime_is_a_cli_choice(tmp_path):
 
     env = {**os.environ, "YOLOV12_PLUGINS": "my_runtime_plugin",
            "PYTHONPATH": os.pathsep.join([str(tmp_path), str(__import__("pathlib").Path(__file__).parents[1])])}
-    out = subprocess.run([sys.executable, "-m", "yolov12.latency.cli", "latency", "--help"], env=env,
+    out = subprocess.run([sys.executable, "-m", "yolov12", "latency", "--help"], env=env,
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0 and "plugin-rt" in out.stdout, out.stderr[-2000:]
 
@@ -317,7 +318,8 @@ def test_parser_registration():
     args = parser.parse_args(["latency", "--scale", "s", "--knob", "area=1", "--device", "cpu", "cuda:0",
                               "--precision", "fp32", "fp16", "--runtime", "eager", "onnxruntime", "--backend", "naive",
                               "--min-iters", "10", "--min-s", "0.5"])
-    assert args.device == ["cpu", "cuda:0"] and args.knob == [("area", 1)] and args.min_s == 0.5
+    assert args.devices == ["cpu", "cuda:0"] and args.scales == ["s"] and args.knob == [("area", 1)]
+    assert args.min_s == 0.5
     assert callable(args.func)
 
 

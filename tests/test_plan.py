@@ -216,3 +216,20 @@ def test_task_recipes_are_the_official_readme_recipes():
     assert (cls["imgsz"], cls["epochs"], cls["batch"], cls["optimizer"], cls["lr0"], cls["nbs"], cls["cos_lr"],
             cls["weight_decay"], cls["warmup_epochs"]) == (224, 200, 256, "SGD", 0.2, 256, True, 0.0001, 0)
     assert plan.spec("evaluate", next(r.run_dir for r in plan.runs if r.task == "classify"))["imgsz"] == 224
+
+
+def test_a_registered_runtime_is_a_choice_of_a_config(tmp_path):
+    """A runtime registered through the public API (in a module named by YOLOV12_PLUGINS) validates in a config's
+    latency.runtimes; without the plugin the same config is refused."""
+    (tmp_path / "myruntimes.py").write_text("import yolov12\n"
+                                            "yolov12.register_runtime('eager_twin', 'yolov12.latency.runtimes:build_eager')\n")
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(yaml.safe_dump({"name": "c", "scales": ["n"], "studies": ["backend"],
+                                   "latency": {"runtimes": ["eager", "eager_twin"]}}))
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    check = [PY, "-m", "yolov12", "workflow", "check", str(cfg), "--basedir", str(ROOT)]
+    refused = subprocess.run(check, capture_output=True, text=True, timeout=300, env=env)
+    assert refused.returncode == 2 and "eager_twin" in refused.stderr
+    accepted = subprocess.run(check, capture_output=True, text=True, timeout=300,
+                              env={**env, "YOLOV12_PLUGINS": "myruntimes"})
+    assert accepted.returncode == 0, accepted.stderr

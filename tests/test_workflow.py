@@ -68,7 +68,9 @@ def test_mlflow_answers_the_study_question(tiny_run):
     with serve_mlflow(uri) as base:
         exps = {e["name"]: e["experiment_id"] for e in
                 post(f"{base}/api/2.0/mlflow/experiments/search", {"max_results": 100})["experiments"]}
-        assert {"tiny/tiny", "tiny/jobs"} <= set(exps)
+        assert {"tiny/tiny", "tiny/jobs", "tiny/report"} <= set(exps)
+        report = post(f"{base}/api/2.0/mlflow/runs/search", {"experiment_ids": [exps["tiny/report"]]})["runs"]
+        assert len(report) == 1 and report[0]["info"]["status"] == "FINISHED"  # report.md and .pdf as artifacts
         summary = post(f"{base}/api/2.0/mlflow/runs/search", {"experiment_ids": [exps["tiny/tiny"]],
                                                                "max_results": 100})["runs"]
         by_variant = {}

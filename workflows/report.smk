@@ -20,7 +20,9 @@ rule report:
         name=PLAN.name,
         logs=f"--reference-logs {config['reference_logs']}" if config["reference_logs"] else "",
         synthetic="--synthetic" if config["synthetic"] else "--not-synthetic",
+        uri=MLFLOW_URI,
     localrule: True
     shell:
-        "{params.python} -m yolov12 report --results {params.results} --out {params.out} --config-name {params.name}"
-        " {params.logs} {params.synthetic} > {log} 2>&1"
+        "({params.python} -m yolov12 report --results {params.results} --out {params.out} --config-name {params.name}"
+        " {params.logs} {params.synthetic} && {params.python} -m yolov12 workflow log-report --uri {params.uri:q}"
+        " --results {params.results} --config-name {params.name} {output.md} {output.pdf}) > {log} 2>&1"

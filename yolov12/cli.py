@@ -93,6 +93,11 @@ def cmd_workflow(args) -> int:
 
         write_text(args.out, tracking.init_store(args.uri, args.results, args.config_name) + "\n")
         return 0
+    if args.workflow_command == "log-report":
+        from .workflow import tracking
+
+        print(tracking.log_report(args.uri, args.results, args.config_name, args.files))
+        return 0
     if args.workflow_command == "run":
         from .workflow.jobs import run
 
@@ -145,6 +150,11 @@ def add_workflow_parsers(sub) -> None:
     p.add_argument("--results", required=True)
     p.add_argument("--config-name", required=True)
     p.add_argument("--out", required=True, help="the marker file the workflow waits for")
+    p = wsub.add_parser("log-report", help="log the rendered report to MLflow (experiment <config>/report)")
+    p.add_argument("--uri", required=True)
+    p.add_argument("--results", required=True)
+    p.add_argument("--config-name", required=True)
+    p.add_argument("files", nargs="+")
     p = wsub.add_parser("aggregate", help="write the tidy CSVs, deltas and MLflow summary runs")
     p.add_argument("--config", required=True, help="the workflow's resolved config (JSON text, or a file)")
     p.add_argument("--results", required=True)

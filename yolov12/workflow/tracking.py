@@ -178,6 +178,25 @@ def log_metrics(uri: str, run_id: str, metrics: dict[str, Any], step: int = 0) -
         retry(client(uri).log_batch, run_id, metrics=items[i:i + 900])
 
 
+def log_report(uri: str, results_dir: str | Path, config_name: str, files: list[str | Path]) -> str:
+    """The rendered report as artifacts of one run in the experiment ``<config>/report`` (replacing an older one)."""
+    c = client(uri)
+    name = experiment_name(config_name, "report")
+    exp = experiment_id(c, name, artifact_location(uri, results_dir, name))
+    for old in retry(c.search_runs, [exp], "tags.kind = 'report'"):
+        retry(c.delete_run, old.info.run_id)
+    from ..gitinfo import git_commit
+
+    run = retry(c.create_run, exp, run_name=f"report:{config_name}", start_time=now_ms(),
+                tags={"kind": "report", "config": config_name,
+                      "mlflow.source.git.commit": os.environ.get("YOLOV12_GIT_COMMIT") or git_commit() or "unknown"})
+    for f in files:
+        if Path(f).is_file():
+            retry(c.log_artifact, run.info.run_id, str(f))
+    retry(c.set_terminated, run.info.run_id, "FINISHED", now_ms())
+    return run.info.run_id
+
+
 def common_tags(kind: str, spec: dict[str, Any]) -> dict[str, str]:
     """Tags of every job run: what it is, where it ran, which code ran it."""
     from ..gitinfo import git_commit

@@ -130,7 +130,8 @@ def run_train(spec: dict[str, Any], out: Path) -> dict[str, Any]:
     job.log_metrics({"converged": float(result["converged"]), "train_seconds": result["seconds"],
                      **({"diverged_epoch": result["diverged_epoch"]} if result["diverged_epoch"] else {})},
                     step=result["epochs_done"])
-    job.log_artifacts([csv, train_dir / "results.png", train_dir / "args.yaml", marker])
+    job.log_artifacts([csv, train_dir / "results.png", train_dir / "args.yaml", marker,
+                       train_dir / "weights" / "best.pt"])  # the trained model itself
     job.end(True)
     return result
 
