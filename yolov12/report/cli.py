@@ -55,7 +55,11 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def add_report_parser(subparsers) -> argparse.ArgumentParser:
-    p = subparsers.add_parser("report", help="paper-style report (Markdown, PDF, LaTeX tables, figures)")
+    from ..cliargs import HELP_FORMAT, example
+
+    p = subparsers.add_parser("report", help="paper-style report (Markdown, PDF, LaTeX tables, figures)",
+                              formatter_class=HELP_FORMAT,
+                              epilog=example("yolov12 report --results results/default --out reports/default"))
     p.add_argument("--results", required=True, help="results/<config-name>/ with the aggregated files")
     p.add_argument("--out", default=None, help="output directory (default: reports/<config-name>)")
     p.add_argument("--config-name", default=None, help="config name (default: the results directory's name)")
