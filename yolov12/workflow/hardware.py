@@ -1,53 +1,34 @@
-"""The hardware a job ran on, for MLflow tags and results: CPU model, host, and the GPUs it held (by NVML, with
-UUIDs, so a number can be traced to a physical device)."""
+"""The hardware a job ran on, for MLflow tags and the node's device pool: the CPU model, the host, and the GPUs this
+process may use, identified by NVML UUID (the latency harness's own records: ``yolov12.latency.hardware`` / ``env``),
+so a number can be traced to a physical device."""
 
 from __future__ import annotations
 
 import os
-import platform
 import socket
 from typing import Any
 
+from ..latency.env import cpu_info
+from ..latency.hardware import normalise_uuid, nvml_gpus
+
 
 def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+    return cpu_info()["cpu_model"]
 
 
 def visible_gpus() -> list[dict[str, Any]]:
-    """The GPUs this process may use (CUDA_VISIBLE_DEVICES honoured), via NVML; [] without a driver."""
-    try:
-        import pynvml
-    except ImportError:
-        return []
-    try:
-        pynvml.nvmlInit()
-    except Exception:  # noqa: BLE001  (no driver: a CPU machine)
-        return []
-    try:
-        handles = [pynvml.nvmlDeviceGetHandleByIndex(i) for i in range(pynvml.nvmlDeviceGetCount())]
-        gpus = [{"index": i, "name": _s(pynvml.nvmlDeviceGetName(h)), "uuid": _s(pynvml.nvmlDeviceGetUUID(h))}
-                for i, h in enumerate(handles)]
-    finally:
-        pynvml.nvmlShutdown()
+    """NVML's GPUs that this process may use (CUDA_VISIBLE_DEVICES honoured, by index or UUID); [] without a
+    driver. Each keeps NVML's record (uuid, name, memory, compute capability, ...)."""
+    gpus = nvml_gpus()
     visible = os.environ.get("CUDA_VISIBLE_DEVICES")
     if visible is None:
         return gpus
     chosen = []
     for token in filter(None, (t.strip() for t in visible.split(","))):
-        match = [g for g in gpus if str(g["index"]) == token or g["uuid"].startswith(token)]
-        chosen += match[:1]
+        uuid = normalise_uuid(token)
+        chosen += [g for g in gpus if str(g["nvml_index"]) == token or
+                   (uuid and normalise_uuid(g["uuid"]) or "").startswith(uuid or "\0")][:1]
     return chosen
-
-
-def _s(v) -> str:
-    return v.decode() if isinstance(v, bytes) else str(v)
 
 
 def hardware_tags(spec: dict[str, Any] | None = None) -> dict[str, str]:
