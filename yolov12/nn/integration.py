@@ -107,7 +107,3 @@ def install(modules: dict[str, type]) -> None:
         _original_parse_model = tasks.parse_model
         parse_model.__yolov12__ = True
         tasks.parse_model = parse_model
-
-
-def registered() -> bool:
-    return getattr(tasks.parse_model, "__yolov12__", False) and all(hasattr(tasks, n) for n in OUR_MODULE_NAMES)

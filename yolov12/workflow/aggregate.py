@@ -21,8 +21,6 @@ from .train import read_rows, unvalidated
 
 COCO_COLUMNS = ["AP", "AP50", "AP75", "AP_small", "AP_medium", "AP_large", "AR1", "AR10", "AR100"]
 IDENTITY = ("study", "study_table", "variant", "run_dir", "family", "scale", "task", "hierarchy", "seed")
-DELTA_METRIC = {"detect": ("AP", "bbox"), "segment": ("mask_AP", "segm"), "pose": ("kpt_AP", "keypoints"),
-                "classify": ("top1", None), "obb": ("obb_mAP50_95", None)}
 
 
 def load(path: Path) -> dict[str, Any] | None:
@@ -137,11 +135,12 @@ def aggregate(plan: Plan) -> dict[str, Path]:
                 samples += cell_samples
     written = {k: write_csv(results / f"{k}.csv", v) for k, v in tables.items()}
     written["latency_samples"] = write_csv(results / "latency_samples.csv.gz", samples, "gzip")
-    written["deltas"] = write_csv(results / "deltas.csv", paired_deltas(plan, index, tables["accuracy"]))
+    deltas = paired_deltas(plan, index, tables["accuracy"])
+    written["deltas"] = write_csv(results / "deltas.csv", deltas)
     written["jobs"] = write_csv(results / "jobs.csv", benchmark_rows(results, plan))
     written["studies"] = write_json(results / "studies.json", index["studies"], indent=1)
     written["config"] = write_json(results / "config.json", plan.config, indent=1)
-    summary_runs(plan, index, tables)
+    summary_runs(plan, index, tables, deltas)
     return written
 
 

@@ -19,7 +19,6 @@ from ..errors import UserError
 from ..registry import JOB_KINDS, PAPER_NC
 from . import checks, schemas, studies, tracking
 
-GUARD_KEYS = ("max_loss", "epochs_scale")  # train overrides that are ours, not Ultralytics'
 # what the aggregation writes into results/<config>/ (docs/results-schema.md)
 AGGREGATED = ("accuracy.csv", "deltas.csv", "complexity.csv", "latency.csv", "latency_samples.csv.gz", "curves.csv",
               "jobs.csv", "studies.json", "config.json")
@@ -173,7 +172,7 @@ class Plan:
     def train_args(self, run: studies.Run) -> dict[str, Any]:
         """Ultralytics train arguments: recipe <- per-scale <- per-task <- the variant's overrides <- seed."""
         t = self.config["train"]
-        overrides = {k: v for k, v in run.train.items() if k not in GUARD_KEYS}
+        overrides = {k: v for k, v in run.train.items() if k not in checks.OURS}
         args = {"epochs": t["epochs"], "imgsz": t["imgsz"], "batch": t["batch"], "workers": t["workers"]}
         args.update(t["recipe"])
         args.update(t["per_scale"].get(run.scale) or {})

@@ -26,7 +26,8 @@ def _cell_key(c: dict[str, Any]) -> str:
     return ".".join(str(c.get(k)) for k in ("device", "precision", "runtime", "backend")).replace(":", "")
 
 
-def summary_runs(plan, index: dict[str, Any], tables: dict[str, list[dict[str, Any]]]) -> int:
+def summary_runs(plan, index: dict[str, Any], tables: dict[str, list[dict[str, Any]]],
+                 delta_rows: list[dict[str, Any]]) -> int:
     from mlflow.entities import Metric, Param
 
     from ..gitinfo import git_commit
@@ -38,7 +39,7 @@ def summary_runs(plan, index: dict[str, Any], tables: dict[str, list[dict[str, A
     acc, deltas = defaultdict(list), {}
     for r in tables["accuracy"]:
         acc[(r["study"], r["variant"], r["scale"])].append(r)
-    for d in _read_deltas(plan):
+    for d in delta_rows:
         deltas.setdefault((d["study"], d["variant"], d["scale"]), []).append(d)
     cx = {(r["study"], r["variant"], r["scale"]): r for r in tables["complexity"]}
     lat = defaultdict(list)
@@ -101,15 +102,3 @@ def summary_runs(plan, index: dict[str, Any], tables: dict[str, list[dict[str, A
         tracking.retry(c.set_terminated, run.info.run_id, "FINISHED", tracking.now_ms())
         made += 1
     return made
-
-
-def _read_deltas(plan) -> list[dict[str, Any]]:
-    import pandas as pd
-
-    path = Path(plan.results) / "deltas.csv"
-    if not path.is_file() or path.stat().st_size < 2:
-        return []
-    try:
-        return pd.read_csv(path).to_dict("records")
-    except pd.errors.EmptyDataError:
-        return []
