@@ -73,37 +73,138 @@ def test_divergence_in_a_ddp_worker_is_recorded_not_raised(tmp_path):
     assert healthy["converged"] is True and healthy["epochs_done"] == 1 and healthy["best"]
 
 
-@pytest.mark.slow
-def test_kill_9_then_rerun_loses_and_repeats_no_epoch(tmp_path):
-    from mlflow.tracking import MlflowClient
-
-    specs, cfg = make_specs(tmp_path, epochs=4)
-    spec, out = specs["base"]
-    run_dir = tmp_path / json.loads(spec)["run_dir"]
-    csv = run_dir / "train" / "results.csv"
-    p = job(tmp_path, spec, out, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def failpoint_job(tmp: Path, point: str, spec: str, out: str, env_extra: dict | None = None) -> None:
+    """Run the train job with a pause planted at ``point`` (tests/failpoints.py) and kill -9 it there."""
+    ready = tmp / f"ready-{point.replace(':', '-')}"
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp / "cache"), "YOLOV12_NODE_LOCKS": str(tmp / "node"),
+           **(env_extra or {})}
+    p = subprocess.Popen([sys.executable, str(Path(__file__).parent / "failpoints.py"), point, str(ready), "--",
+                          "workflow", "run", "train", "--spec", spec, "--out", out], cwd=tmp, env=env,
+                         start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 900
-    while not (csv.is_file() and len(pd.read_csv(csv)) >= 2):  # kill it in the middle of epoch 3
-        assert p.poll() is None and time.monotonic() < deadline, "the training ended before it could be killed"
-        time.sleep(0.2)
+    while not ready.is_file():
+        assert p.poll() is None and time.monotonic() < deadline, f"the job never reached {point}"
+        time.sleep(0.1)
     os.killpg(p.pid, signal.SIGKILL)
     p.wait()
-    assert not (tmp_path / out).exists()  # a killed job leaves no result
-    rerun = job(tmp_path, spec, out, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    assert not (tmp / out).exists()  # a killed job leaves no result
+
+
+def rerun_and_check(tmp: Path, spec: str, out: str, run_dir: Path) -> dict:
+    """The rerun resumes and ends with every epoch exactly once: results.csv, attempts, one MLflow run, its steps."""
+    from mlflow.tracking import MlflowClient
+
+    rerun = job(tmp, spec, out, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     log = rerun.communicate(timeout=900)[0]
     assert rerun.returncode == 0, log[-3000:]
-    assert "resuming from" in log
-    result = json.loads((tmp_path / out).read_text())
-    epochs = pd.read_csv(csv)["epoch"].tolist()
+    result = json.loads((tmp / out).read_text())
+    epochs = pd.read_csv(run_dir / "train" / "results.csv")["epoch"].tolist()
     assert epochs == [1, 2, 3, 4] and result["epochs_done"] == 4 and result["attempts"] == 2
     attempts = json.loads((run_dir / "attempts.json").read_text())
     assert [a["outcome"] for a in attempts] == ["killed", "ok"] and attempts[0]["seconds"] > 0
     assert result["seconds"] == round(sum(a["seconds"] for a in attempts), 1)  # both attempts' time
     client = MlflowClient(json.loads(spec)["mlflow"]["uri"])
     runs = client.search_runs([client.get_experiment_by_name("tiny/jobs").experiment_id])
-    assert len(runs) == 1 and runs[0].info.run_id == result["mlflow_run_id"]  # one run across both attempts
+    assert len(runs) == 1 and runs[0].info.run_id == result["mlflow_run_id"]  # one live run across attempts
     steps = [m.step for m in client.get_metric_history(result["mlflow_run_id"], "train/box_loss")]
     assert sorted(steps) == [1, 2, 3, 4]  # every epoch logged exactly once
+    return {"log": log, "attempts": attempts, "client": client, "result": result}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("point, rows_at_kill", [("checkpoint-write:3", 3), ("mid-epoch:3", 2)])
+def test_kill_9_then_rerun_loses_and_repeats_no_epoch(tmp_path, point, rows_at_kill):
+    """kill -9 (a) halfway through writing epoch 3's checkpoint (its results.csv row is already written) and (b) in
+    the middle of epoch 3: the checkpoint on disk is epoch 2's, whole; the rerun resumes from it and trains 3 and 4."""
+    from yolov12.workflow.checkpoints import checkpoint_state
+
+    specs, _ = make_specs(tmp_path, epochs=4)
+    spec, out = specs["base"]
+    run_dir = tmp_path / json.loads(spec)["run_dir"]
+    weights = run_dir / "train" / "weights"
+    failpoint_job(tmp_path, point, spec, out)
+    assert len(pd.read_csv(run_dir / "train" / "results.csv")) == rows_at_kill
+    assert checkpoint_state(weights / "last.pt") == ("interrupted", 2)  # whole, never the half-written one
+    if point.startswith("checkpoint-write"):
+        assert list(weights.glob(".last.pt.*.tmp"))  # the interrupted write is a temporary file, not last.pt
+    checked = rerun_and_check(tmp_path, spec, out, run_dir)
+    assert f"resuming from {weights / 'last.pt'}" in checked["log"]
+    assert checked["attempts"][1]["resumed_from"] == "last.pt" and checked["attempts"][1]["resumed_epoch"] == 2
+    assert not list(weights.glob(".*.tmp"))
+
+
+@pytest.mark.slow
+def test_unreadable_checkpoints_fall_back_to_the_last_whole_one(tmp_path):
+    """last.pt and best.pt truncated (a writer that was not atomic, a disk fault), epoch1.pt gone: the rerun resumes
+    from epoch0.pt (1 epoch), cuts epoch 2 from results.csv, supersedes the MLflow run that had logged it, and says
+    why in attempts.json; never 'internal error'."""
+    specs, _ = make_specs(tmp_path, epochs=4)
+    spec = json.loads(specs["base"][0])
+    spec["args"]["save_period"] = 1  # epoch0.pt, epoch1.pt, ...: the older whole checkpoints to fall back to
+    spec, out = json.dumps(spec), specs["base"][1]
+    run_dir = tmp_path / json.loads(spec)["run_dir"]
+    weights = run_dir / "train" / "weights"
+    failpoint_job(tmp_path, "mid-epoch:3", spec, out)
+    for name in ("last.pt", "best.pt"):
+        data = (weights / name).read_bytes()
+        (weights / name).write_bytes(data[: len(data) // 3])
+    (weights / "epoch1.pt").unlink()
+    checked = rerun_and_check(tmp_path, spec, out, run_dir)
+    notes = " ".join(checked["attempts"][1]["notes"])
+    assert "last.pt unreadable" in notes and "best.pt unreadable" in notes and "epoch0.pt" in notes
+    assert checked["attempts"][1]["resumed_from"] == "epoch0.pt" and checked["attempts"][1]["resumed_epoch"] == 1
+    client = checked["client"]
+    old = client.search_runs([client.get_experiment_by_name("tiny/jobs").experiment_id], run_view_type=2)
+    old = [r for r in old if r.info.run_id != checked["result"]["mlflow_run_id"]]
+    assert len(old) == 1 and old[0].data.tags["yolov12.superseded_by"] == checked["result"]["mlflow_run_id"]
+
+
+@pytest.mark.slow
+def test_a_retry_never_trains_beside_an_orphan(tmp_path):
+    """A process of an earlier attempt (a DDP worker whose launcher died) still holds the run directory: the retry
+    waits, stops it, records that, and trains."""
+    specs, _ = make_specs(tmp_path, epochs=1)
+    spec, out = specs["base"]
+    run_dir = tmp_path / json.loads(spec)["run_dir"]
+    run_dir.mkdir(parents=True)
+    orphan = subprocess.Popen([sys.executable, "-c", "import sys, time; from yolov12.workflow.runlock import "
+                               "hold_as_worker; hold_as_worker(sys.argv[1]); print('held', flush=True); "
+                               "time.sleep(600)", str(run_dir)], stdout=subprocess.PIPE, text=True)
+    assert orphan.stdout.readline().strip() == "held"
+    p = job(tmp_path, spec, out, {"YOLOV12_ORPHAN_WAIT_S": "1"}, stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, text=True)
+    log = p.communicate(timeout=900)[0]
+    assert p.returncode == 0, log[-3000:]
+    assert orphan.wait(timeout=60) == -signal.SIGTERM
+    notes = json.loads((run_dir / "attempts.json").read_text())[0]["notes"]
+    assert f"pid(s) [{orphan.pid}]" in notes[0] and "SIGTERM" in notes[1]
+
+
+def test_resume_point_picks_the_newest_whole_checkpoint(tmp_path):
+    import torch
+
+    from yolov12.workflow.checkpoints import resume_point, write_checkpoint
+
+    def ckpt(name, epoch, optimizer=True):
+        torch.save({"epoch": epoch, "optimizer": {} if optimizer else None, "model": None}, tmp_path / name)
+
+    assert resume_point(tmp_path).state == "missing" and not resume_point(tmp_path).notes
+    ckpt("epoch0.pt", 0)
+    ckpt("best.pt", 1)
+    ckpt("last.pt", 2)
+    (tmp_path / "last.pt").write_bytes((tmp_path / "last.pt").read_bytes()[:50])
+    (tmp_path / ".last.pt.x1.tmp").write_bytes(b"half")
+    point = resume_point(tmp_path)
+    assert (point.state, point.epochs, point.path.name) == ("interrupted", 2, "best.pt")
+    assert "last.pt unreadable" in point.notes[0] and not list(tmp_path.glob(".*.tmp"))
+    for name in ("best.pt", "epoch0.pt"):
+        (tmp_path / name).write_bytes(b"")
+    point = resume_point(tmp_path)
+    assert point.state == "missing" and "restarts from nothing" in point.notes[-1]
+    ckpt("best.pt", -1, optimizer=False)  # stripped at the end of training: the run had finished
+    assert resume_point(tmp_path).state == "finished"
+    write_checkpoint(tmp_path / "last.pt", b"whole")
+    assert (tmp_path / "last.pt").read_bytes() == b"whole" and not list(tmp_path.glob(".*.tmp"))
 
 
 def test_results_csv_keeps_only_checkpointed_epochs(tmp_path):

@@ -122,10 +122,34 @@ class SuiteTrainerMixin:
             if "EpochLogger" not in have and settings.get("run_id"):
                 self.add_callback("on_fit_epoch_end", EpochLogger(settings["uri"], settings["run_id"],
                                                                   settings["logged_file"]))
+            if settings.get("run_dir") and "LOCAL_RANK" in os.environ:  # a DDP worker: the folder is in use
+                from .runlock import hold_as_worker
+
+                hold_as_worker(settings["run_dir"])
         # torch.distributed.run sets LOCAL_RANK in its workers (Ultralytics' own LOCAL_RANK reads -1 when the world
         # has one process, so it cannot tell a one-process launch from the launcher)
         if os.environ.get(FORCE_CHILD_ENV) == "1" and "LOCAL_RANK" not in os.environ:
             self.ddp, self.world_size = True, max(self.world_size, 1)  # the multi-device launcher, one process
+
+    def save_model(self):
+        """Ultralytics' save_model, each checkpoint written whole or not at all (yolov12.workflow.checkpoints)."""
+        from .checkpoints import CheckpointPath
+
+        self.wdir, self.last, self.best = (CheckpointPath(p) for p in (self.wdir, self.last, self.best))
+        return super().save_model()
+
+    def final_eval(self):
+        """Ultralytics' final_eval, whose optimizer stripping rewrites last.pt / best.pt atomically."""
+        from ultralytics.engine import trainer as engine
+
+        from .checkpoints import strip_optimizer_atomic
+
+        saved = engine.strip_optimizer
+        engine.strip_optimizer = strip_optimizer_atomic  # only inside our trainer's own final evaluation
+        try:
+            return super().final_eval()
+        finally:
+            engine.strip_optimizer = saved
 
     def _setup_train(self, *args, **kwargs):
         from ultralytics.engine import trainer as engine

@@ -132,6 +132,24 @@ class JobRun:
                 write_text(self.id_file, self.run_id + "\n")
         return self.run_id
 
+    def supersede(self, reason: str) -> str:
+        """Replace this run by a new one with the same name and tags: the old run is tagged with why and by which
+        run, and deleted (MLflow's soft delete: hidden from searches and the UI, ``MlflowClient.restore_run`` brings
+        it back). The live run never holds a value that no longer belongs to the result."""
+        old = self.c.get_run(self.run_id)
+        tags = {**self.tags, "attempt": old.data.tags.get("attempt", "1"), "yolov12.supersedes": old.info.run_id}
+        run = retry(self.c.create_run, old.info.experiment_id, start_time=now_ms(), run_name=self.run_name, tags=tags)
+        for key, value in (("yolov12.superseded_by", run.info.run_id), ("yolov12.superseded_because", reason[:4000])):
+            retry(self.c.set_tag, old.info.run_id, key, value)
+        retry(self.c.set_terminated, old.info.run_id, "KILLED", now_ms())
+        retry(self.c.delete_run, old.info.run_id)
+        self.run_id = run.info.run_id
+        if self.id_file:
+            from ..io import write_text
+
+            write_text(self.id_file, self.run_id + "\n")
+        return self.run_id
+
     def _exists(self, run_id: str) -> bool:
         try:
             self.c.get_run(run_id)

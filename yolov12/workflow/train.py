@@ -4,10 +4,15 @@
   directory before it stops the run. With several devices Ultralytics trains in worker processes, and an exception
   raised there reaches the job only as a failed subprocess; the job therefore never relies on the exception: after
   training it reads the marker, and a marked run is recorded as *not converged* with its epoch (paper Table 2).
-- **Every epoch exactly once.** A run resumes from ``last.pt``. An epoch whose row reached ``results.csv`` but whose
-  checkpoint did not (a kill between the two writes) is cut from ``results.csv`` and trained again; the MLflow run is
-  the same one across attempts (its id is kept in the run directory) and each epoch is logged once, when its
-  checkpoint exists. ``attempts.json`` keeps each attempt's wall time, so ``seconds`` covers all of them.
+- **Every epoch exactly once.** Checkpoints are written whole or not at all (``yolov12.workflow.checkpoints``), and a
+  run resumes from the newest whole one: ``last.pt``, else ``best.pt`` / ``epoch<N>.pt`` when ``last.pt`` cannot be
+  read, else from nothing (``attempts.json`` says which and why). Rows of ``results.csv`` after the epoch resumed
+  from (a kill between Ultralytics' two writes, a fallback to an older checkpoint) are cut and trained again; the
+  MLflow run is the same one across attempts (its id is kept in the run directory) and each epoch is logged once,
+  when its checkpoint exists; a run that had logged a cut epoch is superseded by a new one (MLflow cannot delete a
+  step). ``attempts.json`` keeps each attempt's wall time, so ``seconds`` covers all of them.
+- **One writer.** The training holds the run directory (``yolov12.workflow.runlock``): a retry waits for, then stops,
+  any process of an earlier attempt still training there.
 - Our trainer classes carry the guard and the epoch logger into DDP workers (Ultralytics pickles the trainer class
   and its callbacks for them) and scope the offline AMP check to the training.
 """
@@ -22,7 +27,9 @@ from typing import Any
 
 from ..io import write_json, write_text
 from . import tracking
+from .checkpoints import ResumePoint, resume_point
 from .guard import GUARD_ENV, EpochLogger, unvalidated, validated_file
+from .runlock import sole_writer
 
 MARKER = "diverged.json"
 MODEL_KEYS = ("family", "scale", "task", "hierarchy")
@@ -35,17 +42,6 @@ def trainer_class(task: str):
 
 
 # ------------------------------------------------------------------------------------------------ bookkeeping
-def checkpoint_epoch(last: Path) -> tuple[str, int]:
-    """('missing' | 'interrupted' | 'finished', epochs completed): finished checkpoints have no optimizer state."""
-    if not last.is_file():
-        return "missing", 0
-    import torch
-
-    ckpt = torch.load(last, map_location="cpu", weights_only=False)
-    done = int(ckpt.get("epoch", -1)) + 1
-    return ("interrupted" if ckpt.get("optimizer") is not None and done > 0 else "finished"), done
-
-
 def read_rows(results_csv: Path) -> list[dict[str, float]]:
     if not results_csv.is_file():
         return []
@@ -66,9 +62,9 @@ def keep_epochs(results_csv: Path, upto: int) -> None:
         write_text(results_csv, "".join(kept))
 
 
-def start_attempt(run_dir: Path) -> None:
-    """Record an attempt as it starts. An attempt still 'running' from before was killed (kill -9, preemption, a
-    node failure): it is closed with the time up to its last written output."""
+def start_attempt(run_dir: Path, **info: Any) -> None:
+    """Record an attempt as it starts (with ``info``: what it resumed from and why). An attempt still 'running' from
+    before was killed (kill -9, preemption, a node failure): it is closed with the time up to its last output."""
     path = run_dir / "attempts.json"
     attempts = json.loads(path.read_text()) if path.is_file() else []
     for a in attempts:
@@ -77,7 +73,8 @@ def start_attempt(run_dir: Path) -> None:
                        if p.is_file()]
             last = max((p.stat().st_mtime for p in outputs), default=a["started"])
             a.update(outcome="killed", seconds=round(max(0.0, last - a["started"]), 1), ended=last)
-    attempts.append({"started": time.time(), "outcome": "running", "seconds": None})
+    attempts.append({"started": time.time(), "outcome": "running", "seconds": None,
+                     **{k: v for k, v in info.items() if v not in (None, [])}})
     write_json(path, attempts, indent=1)
 
 
@@ -92,32 +89,29 @@ def end_attempt(run_dir: Path, seconds: float, outcome: str) -> list[dict[str, A
 # ------------------------------------------------------------------------------------------------ the job
 def run_train(spec: dict[str, Any], out: Path) -> dict[str, Any]:
     run_dir = Path(spec["run_dir"]).resolve()
+    with sole_writer(run_dir) as lock_notes:  # never beside a process of an earlier attempt
+        return _run_train(spec, run_dir, lock_notes)
+
+
+def _run_train(spec: dict[str, Any], run_dir: Path, lock_notes: list[str]) -> dict[str, Any]:
     train_dir = run_dir / "train"
-    last, csv, marker = train_dir / "weights" / "last.pt", train_dir / "results.csv", run_dir / MARKER
-    state, done = checkpoint_epoch(last)
+    csv, marker = train_dir / "results.csv", run_dir / MARKER
+    point = resume_point(train_dir / "weights")
     job = tracking.JobRun(spec["mlflow"]["uri"], Path(spec["run_dir"]).parents[1], spec["config"],
                           f"train:{run_dir.name}", tracking.common_tags("train", spec), run_dir / "train.mlflow_run")
     job.start()
     logger = EpochLogger(job.uri, job.run_id, str(run_dir / "train.mlflow_epochs"))
     params = {**{k: spec["model"][k] for k in MODEL_KEYS}, **{f"knob.{k}": v for k, v in spec["model"]["knobs"].items()},
               **{f"train.{k}": v for k, v in spec["args"].items()}, "data": spec["data"], "max_loss": spec["max_loss"]}
-    job.log_params(params)
     t0, outcome = time.perf_counter(), "failed"
-    start_attempt(run_dir)
+    start_attempt(run_dir, resumed_from=point.path.name if point.state == "interrupted" else None,
+                  resumed_epoch=point.epochs or None, notes=lock_notes + point.notes)
     try:
-        if state == "missing" and not marker.exists():
-            for stale in (csv, train_dir / "weights" / "best.pt", Path(logger.logged_file),
-                          validated_file(logger.logged_file)):
-                stale.unlink(missing_ok=True)  # a fresh start: nothing of an attempt that saved no epoch
-        if state == "interrupted" and not marker.exists():
-            keep_epochs(csv, done)
-            checked = validated_file(logger.logged_file)
-            checked = set(json.loads(checked.read_text())) if checked.is_file() else set()
-            for row in read_rows(csv):  # epochs checkpointed by an attempt killed before it logged them
-                epoch = int(row["epoch"])
-                logger.log_row(epoch, row if epoch in checked else unvalidated(row))
-        if state != "finished" and not marker.exists():
-            _train(spec, run_dir, last if state == "interrupted" else None, job, logger)
+        if not marker.exists() and point.state != "finished":
+            job, logger = _continue_from(point, train_dir, job, logger)
+        job.log_params(params)
+        if point.state != "finished" and not marker.exists():
+            _train(spec, run_dir, point.path if point.state == "interrupted" else None, job, logger)
         outcome = "ok"
     except Exception as e:  # noqa: BLE001  (a diverged run is a result; anything else fails the job)
         if not marker.exists():
@@ -136,13 +130,37 @@ def run_train(spec: dict[str, Any], out: Path) -> dict[str, Any]:
     return result
 
 
+def _continue_from(point: ResumePoint, train_dir: Path, job: tracking.JobRun,
+                   logger: EpochLogger) -> tuple[tracking.JobRun, EpochLogger]:
+    """Make the run directory, the curves and the MLflow run hold exactly the epochs of the checkpoint the training
+    continues from: later rows are cut from results.csv (they are trained again), and an MLflow run that already
+    logged a cut epoch is superseded by a new one that re-logs the kept epochs (MLflow cannot delete a metric step)."""
+    csv = train_dir / "results.csv"
+    if point.state == "missing":  # a fresh start: nothing of an attempt that saved no whole epoch
+        for stale in (csv, train_dir / "weights" / "best.pt", train_dir / "weights" / "last.pt"):
+            stale.unlink(missing_ok=True)
+    keep_epochs(csv, point.epochs)
+    validated = validated_file(logger.logged_file)
+    checked = {e for e in (json.loads(validated.read_text()) if validated.is_file() else []) if e <= point.epochs}
+    write_json(validated, sorted(checked))
+    if logger.last_logged() > point.epochs:
+        job.supersede(f"epochs after {point.epochs} were cut: the training continues from "
+                      f"{point.path.name if point.path else 'nothing'}")
+        Path(logger.logged_file).unlink(missing_ok=True)
+        logger = EpochLogger(job.uri, job.run_id, logger.logged_file)
+    for row in read_rows(csv):  # epochs checkpointed by an attempt killed before it logged them
+        epoch = int(row["epoch"])
+        logger.log_row(epoch, row if epoch in checked else unvalidated(row))
+    return job, logger
+
+
 def _train(spec: dict[str, Any], run_dir: Path, resume_from: Path | None, job, logger: EpochLogger) -> None:
     from ultralytics import YOLO
 
     from .. import models
 
     guard = {"max_loss": spec["max_loss"], "marker": str(run_dir / MARKER), "uri": job.uri, "run_id": job.run_id,
-             "logged_file": logger.logged_file}
+             "logged_file": logger.logged_file, "run_dir": str(run_dir)}
     os.environ[GUARD_ENV] = json.dumps(guard)  # DDP workers inherit it
     task = spec["model"]["task"]
     if resume_from is not None:
