@@ -226,3 +226,27 @@ def test_a_failed_job_writes_no_result(tmp_path):
     p = job(tmp_path, json.dumps(spec), str(out), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     log = p.communicate(timeout=600)[0]
     assert p.returncode != 0 and not out.exists(), log[-2000:]
+
+
+@pytest.mark.slow
+def test_unvalidated_epochs_are_gaps_and_the_optimizer_that_ran_is_recorded(tmp_path):
+    """val: false validates the final epoch only: epoch 1 (Ultralytics' placeholder zeros) is no validated epoch in
+    train.json or MLflow. optimizer: auto trains with an optimizer and learning rate of its own choosing: recorded."""
+    from mlflow.tracking import MlflowClient
+
+    specs, _ = make_specs(tmp_path, epochs=2)
+    spec, out = specs["base"]
+    p = job(tmp_path, spec, out, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    log = p.communicate(timeout=900)[0]
+    assert p.returncode == 0, log[-3000:]
+    result = json.loads((tmp_path / out).read_text())
+    assert result["validated_epochs"] == [2]
+    assert json.loads(spec)["args"].get("optimizer", "auto") == "auto"
+    ran = result["optimizer"]
+    assert ran["optimizer"] in ("AdamW", "SGD", "MuSGD") and ran["lr0"] > 0
+    assert ran["lr0"] != json.loads(spec)["args"].get("lr0", 0.01)  # auto chose its own learning rate
+    client = MlflowClient(json.loads(spec)["mlflow"]["uri"])
+    run = client.get_run(result["mlflow_run_id"])
+    assert run.data.params["ran.optimizer"] == ran["optimizer"] and float(run.data.params["ran.lr0"]) == ran["lr0"]
+    assert [m.step for m in client.get_metric_history(run.info.run_id, "metrics/mAP50-95_B")] == [2]
+    assert [m.step for m in client.get_metric_history(run.info.run_id, "train/box_loss")] == [1, 2]

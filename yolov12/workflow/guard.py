@@ -59,6 +59,21 @@ class EpochLogger:
         self.uri, self.run_id, self.logged_file = uri, run_id, logged_file
         self._seen_metrics = None
 
+    def start(self, trainer) -> None:
+        """At the start of an attempt: Ultralytics' metrics are a placeholder of zeros until the first validation,
+        so an epoch that still shows this very dict was not validated; and the optimizer that was actually built
+        (``optimizer: auto`` picks its own, with another learning rate than ``lr0``) is recorded."""
+        from ultralytics.utils import RANK
+
+        self._seen_metrics = trainer.metrics
+        if RANK in (-1, 0) and trainer.optimizer is not None:
+            ran = optimizer_record(trainer.optimizer)
+            write_json(Path(self.logged_file).with_name(OPTIMIZER_FILE), ran)
+            try:
+                tracking.log_params(self.uri, self.run_id, {f"ran.{k}": v for k, v in ran.items()})
+            except Exception as e:  # noqa: BLE001  (a resumed run has them already; the file is the record)
+                print(f"optimizer params not logged to MLflow: {e}", flush=True)
+
     def last_logged(self) -> int:
         p = Path(self.logged_file)
         return int(p.read_text()) if p.is_file() else 0
@@ -86,6 +101,20 @@ class EpochLogger:
         if validated:
             mark_validated(self.logged_file, trainer.epoch + 1)
         self.log_row(trainer.epoch + 1, metrics)
+
+
+OPTIMIZER_FILE = "optimizer.json"  # in the run directory: the optimizer the training actually ran
+
+
+def optimizer_record(optimizer) -> dict[str, Any]:
+    """Name, initial learning rate, momentum and weight decay of the optimizer that trains (its 'weight' group:
+    Ultralytics scales the decay by batch x accumulate / nbs)."""
+    groups = optimizer.param_groups
+    weight = next((g for g in groups if g.get("param_group") == "weight"), groups[0])
+    momentum = weight.get("momentum", (weight.get("betas") or (None,))[0])
+    return {"optimizer": type(optimizer).__name__, "lr0": float(weight.get("initial_lr", weight["lr"])),
+            "momentum": None if momentum is None else float(momentum),
+            "weight_decay": float(weight.get("weight_decay", 0.0)), "nesterov": bool(weight.get("nesterov", False))}
 
 
 def validated_file(logged_file: str | Path) -> Path:
@@ -120,8 +149,9 @@ class SuiteTrainerMixin:
             if "DivergenceGuard" not in have:
                 self.add_callback("on_train_batch_end", DivergenceGuard(settings["max_loss"], settings["marker"]))
             if "EpochLogger" not in have and settings.get("run_id"):
-                self.add_callback("on_fit_epoch_end", EpochLogger(settings["uri"], settings["run_id"],
-                                                                  settings["logged_file"]))
+                logger = EpochLogger(settings["uri"], settings["run_id"], settings["logged_file"])
+                self.add_callback("on_train_start", logger.start)
+                self.add_callback("on_fit_epoch_end", logger)
             if settings.get("run_dir") and "LOCAL_RANK" in os.environ:  # a DDP worker: the folder is in use
                 from .runlock import hold_as_worker
 

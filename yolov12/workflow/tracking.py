@@ -158,12 +158,7 @@ class JobRun:
             return False
 
     def log_params(self, params: dict[str, Any]) -> None:
-        from mlflow.entities import Param
-
-        existing = self.c.get_run(self.run_id).data.params
-        items = [Param(k, str(v)[:6000]) for k, v in sorted(params.items()) if k not in existing]
-        for i in range(0, len(items), 90):  # MLflow takes at most 100 params per batch
-            retry(self.c.log_batch, self.run_id, params=items[i:i + 90])
+        log_params(self.uri, self.run_id, params)
 
     def log_metrics(self, metrics: dict[str, Any], step: int = 0) -> None:
         log_metrics(self.uri, self.run_id, metrics, step)
@@ -194,6 +189,17 @@ def log_metrics(uri: str, run_id: str, metrics: dict[str, Any], step: int = 0) -
     items = [Metric(metric_name(k), float(v), ts, int(step)) for k, v in metrics.items() if finite(v)]
     for i in range(0, len(items), 900):
         retry(client(uri).log_batch, run_id, metrics=items[i:i + 900])
+
+
+def log_params(uri: str, run_id: str, params: dict[str, Any]) -> None:
+    """Params into an existing run (from whichever process trains); a key already there is left as it is."""
+    from mlflow.entities import Param
+
+    c = client(uri)
+    existing = c.get_run(run_id).data.params
+    items = [Param(k, str(v)[:6000]) for k, v in sorted(params.items()) if k not in existing]
+    for i in range(0, len(items), 90):  # MLflow takes at most 100 params per batch
+        retry(c.log_batch, run_id, params=items[i:i + 90])
 
 
 def log_report(uri: str, results_dir: str | Path, config_name: str, files: list[str | Path]) -> str:

@@ -28,7 +28,7 @@ from typing import Any
 from ..io import write_json, write_text
 from . import tracking
 from .checkpoints import ResumePoint, resume_point
-from .guard import GUARD_ENV, EpochLogger, unvalidated, validated_file
+from .guard import GUARD_ENV, OPTIMIZER_FILE, EpochLogger, unvalidated, validated_file
 from .runlock import sole_writer
 
 MARKER = "diverged.json"
@@ -194,4 +194,6 @@ def collect(spec: dict[str, Any], run_dir: Path, attempts: list[dict[str, Any]])
     result["stopped_early"] = result["converged"] and len(rows) < spec["args"]["epochs"]  # Ultralytics' patience
     validated = validated_file(run_dir / "train.mlflow_epochs")
     result["validated_epochs"] = json.loads(validated.read_text()) if validated.is_file() else None
+    ran = run_dir / OPTIMIZER_FILE  # what trained (optimizer: auto picks its own), not what was asked for
+    result["optimizer"] = json.loads(ran.read_text()) if ran.is_file() else None
     return result
