@@ -106,6 +106,10 @@ def test_timing_cells_state_interval_size_iterations_kernel_and_contention(repor
     # has a contended cell, so no ratio at all (never a fallback to the two medians' intervals)
     assert re.search(r"\| \u00d71\.8\d \[1\.8\d, 1\.8\d\] \(3 paired runs, uncontended\), 640\u00d7640 \|", table3)
     assert "\u2014 (rests on a contended timing cell (other processes busy" in table3
+    area = section(md, "### Study area:", "### Study area_speed")  # every study: each variant ÷ its baseline
+    l1_n, l1_s = (next(line for line in area.splitlines() if line.startswith(f"| l1 | {s} |")) for s in "NS")
+    assert re.search(r"\| \u00d71\.8\d \[1\.8\d, 1\.8\d\] \(3 paired runs, uncontended\) \|", l1_n), l1_n
+    assert "\u2014 (rests on a contended timing cell" in l1_s and "each cell timed in 3 processes" in area
     # our 128 px CPU cells are labelled by their setting and never get a Δ to the paper's T4 numbers
     t1 = section(md, "### Table 1 (latency): ", "### Table 2: ")
     assert "ours: AMD EPYC 7B13 fp32 eager, 128\u00d7128, batch 1" in t1 and "\u0394 vs paper" not in t1

@@ -11,7 +11,7 @@ from .accuracy_deltas import OLD_FORMAT, Delta, Deltas, nd_apart
 from .data import Results, Run
 from .latency_ratios import Comparison, RunMedians
 from .model import Cell, dash
-from .parse import num
+from .parse import integer, num
 from .timing import timing_text
 
 NOT_TRAINED = "not trained in this config"
@@ -132,6 +132,14 @@ class Ctx:
             return NOT_COMPUTED
         return self.results.why_missing("complexity") or (NOT_COMPUTED if run.complexity is None else
                                                           "not computed")
+
+    def processes_text(self) -> str:
+        """How many processes timed each cell (the unit of the latency intervals), for the captions."""
+        counts = {integer(r.get("n_processes")) for r in self.results.frames["latency"] if r.get("status") == "ok"}
+        known = sorted(n for n in counts if n is not None)
+        if not known:
+            return "each cell timed in one process (within-run intervals, no comparisons)"
+        return f"each cell timed in {'/'.join(map(str, known))} processes of its timing session"
 
     def eval_precision(self, runs: list[Run]) -> str:
         """The evaluation precision sentence for an accuracy table's caption."""

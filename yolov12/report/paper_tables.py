@@ -124,8 +124,8 @@ def table5(ctx: Ctx, sub: str) -> Table:
     runs = [r for r in ctx.results.runs_in_table(sub) if r.task == "detect"]
     prefer = T5_PREFER.get(sub, T5_DEFAULT_PREFER)
     setting = choose_setting(runs, prefer=prefer)
-    lat_note = (f"ours: median latency [95 % interval] on {setting.label}" if setting is not None else
-                "ours: no latency measured for this sub-table")
+    lat_note = (f"ours: median latency [95 % interval] on {setting.label}, {ctx.processes_text()}"
+                if setting is not None else "ours: no latency measured for this sub-table")
     deltas = [d for d in (run_delta(ctx, r, "AP") for r in runs if not r.baseline) if d is not None]
     t = Table(f"table{sub}", sub, T5[sub],
               f"The paper's Table 5({sub[-1]}) beside our runs. AP in % (mean \u00b1 std over seeds); \u0394 vs "

@@ -18,9 +18,11 @@ from .paper_tables import scale_label
 from .parse import num
 from .timing import PAPER_IMGSZ, NOT_TIMED, Setting, pick, settings_of, size_text
 
-LAT_METHOD = ("Ours: median ms [95 % interval] (image size, processes \u00d7 iterations, run-to-run CV, kernel); the "
-              "interval comes from the spread between independent processes (Student t on the log of the per-process "
-              "medians), a cell timed in one process says its interval is within-run. ")
+def lat_method(ctx: Ctx) -> str:
+    return (f"Ours: median ms [95 % interval] (image size, processes \u00d7 iterations, run-to-run CV, kernel), "
+            f"{ctx.processes_text()}; the interval comes from the spread between independent processes (Student t "
+            "on the log of the per-process medians), a cell timed in one process says its interval is within-run. ")
+
 RATIO_METHOD = ("A ratio of two of our cells is the geometric mean of the per-process ratios of the processes that "
                 "timed both in one session (latency_runs.csv), with its Student t 95 % interval, and says how many "
                 "paired runs it rests on; a contended cell, cells of different sessions or a within-run interval give "
@@ -46,7 +48,7 @@ def paper_comparable(setting: Setting, gpu: str, runtime: str | None = None) -> 
 def table1_latency(ctx: Ctx) -> Table:
     t = Table("table1_latency", "1 (latency)", "YOLOv12 latency per scale, per measured setting",
               f"The paper's Table 1 latency ({PAPER_T1}) and ours, one row per setting measured here (device, "
-              "precision, runtime, image size, batch). " + LAT_METHOD + "Rows of different settings are not "
+              "precision, runtime, image size, batch). " + lat_method(ctx) + "Rows of different settings are not "
               "comparable; \u0394 (ours \u2212 paper, ms, with our cell's interval) is printed only for a row measured "
               "in the paper's own setting.", ["Setting"] + [s.upper() for s in SCALES] + ["Ref."],
               align="l" + "r" * len(SCALES) + "l", wide=True)
@@ -88,9 +90,9 @@ T3_COLS = (("cpu", "fp32", ("cpu_ms",)), ("cuda", "fp32", ("rtx3080_fp32_ms", "a
 def table3(ctx: Ctx) -> Table:
     t = Table("table3", "3", "Area attention: inference latency with and without it",
               "Median latency in ms. Paper: CPU = Intel Core i7-10700K; GPU = RTX 3080 / RTX A5000 (no "
-              "FlashAttention), all at 640\u00d7640. " + LAT_METHOD + "Off and on in the same setting, FlashAttention "
-              "avoided. Hardware differs, so compare the speed-up rows (off \u00f7 on), and only at the same image "
-              "size. " + RATIO_METHOD,
+              "FlashAttention), all at 640\u00d7640. " + lat_method(ctx) + "Off and on in the same setting, "
+              "FlashAttention avoided. Hardware differs, so compare the speed-up rows (off \u00f7 on), and only at "
+              "the same image size. " + RATIO_METHOD,
               ["", "", "ours", "paper", "ours", "paper", "ours", "paper", ""],
               groups=[("Model", 1), ("Area attention", 1), ("CPU FP32 (ms)", 2), ("GPU FP32 (ms)", 2),
                       ("GPU FP16 (ms)", 2), ("Ref.", 1)], align="ll" + "r" * 6 + "l", wide=True)
@@ -165,7 +167,7 @@ def table4(ctx: Ctx) -> Table:
     t = Table("table4", "4", "Inference speed: the paper's GPUs beside this hardware",
               "Left: the paper's Table 4 (FP32 / FP16 on three GPUs, 640\u00d7640). Right: YOLOv12 and the other "
               "detectors (study 'peers') timed on this hardware in the same run, one column per setting (device, "
-              "precision, runtime, image size, batch). " + LAT_METHOD + "Compare models within one column: each "
+              "precision, runtime, image size, batch). " + lat_method(ctx) + "Compare models within one column: each "
               "peer's ratio to the YOLOv12 of its size class timed in the same session. " + RATIO_METHOD
               + " A \u0394 to the paper (ours \u2212 paper with our cell's interval) is printed only on the paper's "
               "own GPU at 640\u00d7640.", cols, groups=groups,
