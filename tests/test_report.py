@@ -364,6 +364,21 @@ def test_latency_comparisons_only_within_one_session_and_uncontended(tmp_path):
     assert "one process only" in vs_paper({k: v for k, v in a.items() if k != "n_processes"}, 40.0).reason
 
 
+def test_per_seed_deltas_of_an_older_aggregation_are_a_gap_not_a_mixed_number(tmp_path):
+    """Per-seed rows (seed-0 against seed-0, ...) are what made printed deltas not subtract: never averaged."""
+    from yolov12.report.cells import Ctx
+    from yolov12.report.study_tables import study_tables
+
+    results = tmp_path / "fixture"
+    shutil.copytree(FIXTURES, results, ignore=shutil.ignore_patterns("reference_logs", "*.py"))
+    (results / "deltas.csv").write_text("study,variant,scale,seed,baseline_variant,metric,delta,ci_lo,ci_hi\n"
+                                        "scales,turbo,n,0,v1,AP,-0.0021,-0.0055,0.0013\n"
+                                        "scales,turbo,n,1,v1,AP,-0.0031,-0.0065,0.0003\n")
+    table = next(t for t in study_tables(Ctx(load_results(results), False)) if t.key == "study_scales")
+    cell = table.column("\u0394 box AP50:95 vs baseline [95% CI]")[1]
+    assert cell.missing and cell.reason.startswith("per-seed deltas (an aggregation from before seed-mean deltas)")
+
+
 def test_cells_are_keyed_by_their_full_identity():
     from yolov12.report.timing import cell_key
 
