@@ -201,3 +201,60 @@ def test_bad_arguments_are_one_line_errors(case, kwargs, message):
     with pytest.raises(UserError) as err:
         paired_delta(case["path"], case["bad"], case["good"], **kwargs)
     assert str(err.value).startswith(message)
+
+
+# ------------------------------------------------------------------------------------------ seeds and images
+def write_eval(root, run_dir, gt_path, preds):
+    """An evaluate() result as the workflow stores it (runs/<run_dir>/eval.json with its saved predictions)."""
+    folder = root / "runs" / run_dir
+    folder.mkdir(parents=True)
+    (folder / "predictions.json").write_text(json.dumps(preds))
+    result = {"task": "detect", "subset": False, "settings": {"max_det": 100},
+              "predictions": str(folder / "predictions.json"), "dataset": {"gt": str(gt_path), "gt_sha256": "x"}}
+    (folder / "eval.json").write_text(json.dumps(result))
+    return result
+
+
+def test_seed_means_with_one_seed_each_are_the_verified_paired_bootstrap(case, tmp_path):
+    from yolov12.evaluate.bootstrap import seeds_delta
+
+    a = write_eval(tmp_path, "a", case["path"], case["bad"])
+    b = write_eval(tmp_path, "b", case["path"], case["good"])
+    one = seeds_delta({"a": a}, {"b": b}, n_boot=200)
+    ref = compare_results(a, b, n_boot=200)
+    assert one["interval"] == "image-only" and one["method"] == ref["method"]
+    assert (one["delta"], one["lo"], one["hi"]) == pytest.approx((ref["delta"], ref["lo"], ref["hi"]), abs=1e-12)
+
+
+def test_paired_deltas_one_row_of_seed_means_per_variant(case, tmp_path):
+    """deltas.py: each variant against the baseline's seed MEAN, seeds + images when both have two seeds,
+    image-only with one, the diverged seed left out, the baseline seeds' spread beside it."""
+    from types import SimpleNamespace
+
+    from yolov12.workflow.deltas import paired_deltas
+
+    gt = case["gt"]
+    runs = {("base", 0): predictions(gt, 0.05, 10), ("base", 1): predictions(gt, 0.07, 11, 0.05),
+            ("one", 0): predictions(gt, 0.15, 12, 0.2, 0.3),
+            ("two", 0): predictions(gt, 0.03, 13), ("two", 1): predictions(gt, 0.04, 14), ("two", 2): []}
+    accuracy = []
+    for (variant, seed), preds in runs.items():
+        run_dir = f"{variant}-s{seed}"
+        write_eval(tmp_path, run_dir, case["path"], preds)
+        ap = score(case["path"], preds, "bbox")["AP"] if preds else None
+        accuracy.append({"study": "st", "variant": variant, "scale": "n", "task": "detect", "seed": seed,
+                         "run_dir": run_dir, "model_dir": f"{variant}-s0", "converged": bool(preds), "AP": ap})
+    plan = SimpleNamespace(results=str(tmp_path), config={"bootstrap": {"n_boot": 200, "level": 0.95}})
+    rows = paired_deltas(plan, {"studies": [{"study": "st", "baselines": {"n": "base"}}]}, accuracy)
+    ap = {(r["variant"], r["seed"]): r["AP"] for r in accuracy}
+    base = (ap["base", 0] + ap["base", 1]) / 2
+    assert [(r["variant"], r["seeds"], r["baseline_seeds"], r["interval"]) for r in rows] == [
+        ("one", "0", "0;1", "image-only"), ("two", "0;1", "0;1", "seeds+images")]
+    for r, mine in zip(rows, ([ap["one", 0]], [ap["two", 0], ap["two", 1]])):
+        assert r["baseline_value"] == pytest.approx(base, abs=1e-12) and r["value"] == pytest.approx(np.mean(mine))
+        assert r["delta"] == pytest.approx(r["value"] - r["baseline_value"], abs=1e-15)  # one source, it subtracts
+        assert r["ci_lo"] <= r["delta"] <= r["ci_hi"] and 0 <= r["p_value"] <= 1
+        assert r["seed_spread"] == pytest.approx(abs(ap["base", 0] - ap["base", 1]))
+        assert r["n_images"] == N_IMAGES and r["n_boot"] == 200
+    assert rows[0]["ci_hi"] < 0  # a clearly worse model, even on one seed
+    assert rows[1]["df"] < float("inf") and rows[1]["se_seeds"] > 0

@@ -65,11 +65,12 @@ def test_every_paper_table_every_study_and_the_verdicts_are_in_markdown(report):
     ("complexity-n", "reproduced", "lies within the accepted [6.400, 6.600]"),
     ("area-cpu-n", "reproduced", "our ratio at 640\u00d7640 [1.8"),
     ("area-cpu-s", "inconclusive", "rests on a contended timing cell (other processes busy"),
-    ("conv-bn-faster-than-linear-bn", "inconclusive", "wider than the 3.7 % effect judged"),
+    ("conv-bn-faster-than-linear-bn", "inconclusive", "reaches both the accepted \u2265 1.00 and a meaningful miss"),
     ("conv-bn-faster-than-linear-ln", "reproduced", "lies within the accepted \u2265 1.00"),
     ("pe-kernel-9-slower", "not reproduced", "lies entirely outside the accepted \u2265 1.00"),
-    ("relan-accuracy-n", "inconclusive", "reaches both the accepted \u2265 -0.3 and a meaningful miss"),
-    ("area-accuracy", "reproduced", "paired bootstrap 95 % interval on the validation images"),
+    ("relan-accuracy-n", "inconclusive", "within the baseline seeds' spread 0.19: one seed cannot order them"),
+    ("area-accuracy", "reproduced", "image-only 95 % interval of the seed means (1 vs 2 seeds, 5000 images"),
+    ("epochs-n", "reproduced", "lies within the accepted \u2265 0.0"),
     ("accuracy-n", "inconclusive", "95 % t interval of the mean over 2 seeds"),
     ("residual-scaling-l", "reproduced", "converged or diverged as the paper reports"),
     ("flash-n", "not measured", "no CUDA device"),
@@ -85,8 +86,8 @@ def test_verdicts_know_noise_and_say_why(verdicts, verdict_id, status, why):
 def test_every_verdict_has_a_reason_and_the_report_counts_all_four_states(report, verdicts):
     assert all(v["reason"] for v in verdicts.values())
     assert {v["status"] for v in verdicts.values()} == {"reproduced", "not reproduced", "inconclusive", "not measured"}
-    assert "ratio" in verdicts["area-cpu-n"]["evidence"] and "per-iteration samples" in \
-        verdicts["area-cpu-n"]["evidence"]  # the on/off ratio's interval comes from the samples
+    assert "ratio \u00d71.8" in verdicts["area-cpu-n"]["evidence"] and "(3 paired runs, uncontended)" in \
+        verdicts["area-cpu-n"]["evidence"]  # the on/off ratio's interval comes from the paired processes
     md = report[2]
     counts = re.search(r"(\d+) reproduced, (\d+) not reproduced, (\d+) inconclusive, (\d+) not measured", md)
     assert counts and sum(map(int, counts.groups())) == len(verdicts)
@@ -95,12 +96,20 @@ def test_every_verdict_has_a_reason_and_the_report_counts_all_four_states(report
 # ---------------------------------------------------------------------------------------------- what was measured
 def test_timing_cells_state_interval_size_iterations_kernel_and_contention(report):
     md = report[2]
-    cell = r"\d+\.\d\d \[\d+\.\d\d, \d+\.\d\d\] \((\d+)\u00d7(\d+), (\d+) it, kernel (\w+)(, CONTENDED)?\)"
+    cell = (r"\d+\.\d\d \[\d+\.\d\d, \d+\.\d\d\] \((\d+)\u00d7(\d+), (\d+) runs \u00d7 (\d+) it, run-to-run CV "
+            r"\d+\.\d %, kernel (\w+)(, CONTENDED)?\)")
     cells = re.findall(cell, md)
-    assert len(cells) > 20 and {c[3] for c in cells} >= {"cpu_flash", "naive"}
-    assert any(c[4] for c in cells)  # the contended cell is flagged where it is printed
+    assert len(cells) > 20 and {c[4] for c in cells} >= {"cpu_flash", "naive"} and {c[2] for c in cells} == {"3"}
+    assert any(c[5] for c in cells)  # the contended cell is flagged where it is printed
     table3 = section(md, "### Table 3: ", "### Table 4: ")
-    assert "\u00d71.82 [1.8" in table3 and "(640\u00d7640)" in table3  # speed-up with its interval and size
+    # the speed-up: paired processes of one session, its interval, its contention mark and image size; the S pair
+    # has a contended cell, so no ratio at all (never a fallback to the two medians' intervals)
+    assert re.search(r"\| \u00d71\.8\d \[1\.8\d, 1\.8\d\] \(3 paired runs, uncontended\), 640\u00d7640 \|", table3)
+    assert "\u2014 (rests on a contended timing cell (other processes busy" in table3
+    area = section(md, "### Study area:", "### Study area_speed")  # every study: each variant ÷ its baseline
+    l1_n, l1_s = (next(line for line in area.splitlines() if line.startswith(f"| l1 | {s} |")) for s in "NS")
+    assert re.search(r"\| \u00d71\.8\d \[1\.8\d, 1\.8\d\] \(3 paired runs, uncontended\) \|", l1_n), l1_n
+    assert "\u2014 (rests on a contended timing cell" in l1_s and "each cell timed in 3 processes" in area
     # our 128 px CPU cells are labelled by their setting and never get a Δ to the paper's T4 numbers
     t1 = section(md, "### Table 1 (latency): ", "### Table 2: ")
     assert "ours: AMD EPYC 7B13 fp32 eager, 128\u00d7128, batch 1" in t1 and "\u0394 vs paper" not in t1
@@ -111,7 +120,10 @@ def test_table4_on_this_hardware_has_the_peers_beside_the_paper(report):
     assert "this hardware, same run" in t4 and "AMD EPYC 7B13 fp32 eager, 640\u00d7640, batch 1" in t4
     for family, scale in (("YOLOv9", "T"), ("YOLOv10", "N"), ("YOLOv11", "N"), ("YOLOv12", "N")):
         row = next(line for line in t4.splitlines() if line.startswith(f"| {family} | {scale} |"))
-        assert re.search(r"\d+\.\d\d \[\d+\.\d\d, \d+\.\d\d\] \(640\u00d7640, 50 it", row), row
+        assert re.search(r"\d+\.\d\d \[\d+\.\d\d, \d+\.\d\d\] \(640\u00d7640, 3 runs \u00d7 50 it", row), row
+        # each peer against the YOLOv12 of its size class, timed in the same session, with the paired interval
+        assert ("| reference |" in row if family == "YOLOv12" else
+                re.search(r"\| \u00d7\d\.\d\d \[\d\.\d\d, \d\.\d\d\] \(3 paired runs, uncontended\) \|", row)), row
 
 
 def test_accuracy_over_seeds_deltas_with_intervals_and_precision(report):
@@ -120,7 +132,8 @@ def test_accuracy_over_seeds_deltas_with_intervals_and_precision(report):
     assert "| YOLOv12-N | 6.49 | 6.5 | \u22120.01 | 2.59 | 2.6 | \u22120.01 | 40.6 \u00b1 0.1 (n=2) | 40.6 |" in t1
     assert "Accuracy evaluated at FP16" in t1 and "\u2014 (not trained in this config)" in t1
     study = section(md, "### Study attn_impl", "### Study hierarchy")
-    assert "| linear_bn | N | attn_impl=linear_bn | 39.5 |" in study and "**\u22121.0 [\u22121.4, \u22120.7]**" in study
+    assert "| linear_bn | N | attn_impl=linear_bn | 39.5 |" in study
+    assert "**\u22121.1 [\u22121.4, \u22120.8] image-only**" in study  # one seed against the baseline's two
     t2 = section(md, "### Table 2: ", "### Table 3: ")
     assert "**no (diverged at epoch 3)**" in t2 and "\u2014 (did not converge (diverged at epoch 3))" in t2
 
@@ -151,7 +164,8 @@ def test_a_study_the_suite_does_not_know_of_task_segment_gets_a_labelled_table_a
     table = section(md, "### Study wide_seg", "## Costs")
     assert "Task segment; baseline base; seeds 0, 1" in table
     assert "| mask AP50:95 | box AP50:95 | \u0394 mask AP50:95 vs baseline [95% CI] |" in table
-    assert "| wide | N | mlp_ratio=3.0 | 32.8 \u00b1 0.0 (n=2) |" in table and "(n=2 seeds, envelope)" in table
+    assert "| wide | N | mlp_ratio=3.0 | 32.8 \u00b1 0.0 (n=2) |" in table
+    assert "**+0.4 [+0.1, +0.6] seeds + images**" in table  # two seeds on each side: the interval holds both
     assert "](figures/study_wide_seg.svg)" in table
     data = figure_data(out, "study_wide_seg")
     labels = [t for _, t in data["axes"][0]["xticks"]]
@@ -178,15 +192,19 @@ def test_any_new_study_of_any_task_gets_its_metrics_table_and_figure(tmp_path, t
         f.write(f"{ident},{metric},{metric2},mlflow_run_id,results_file\n")
         f.write(f"x,new_{task},,a,d-a,yolov12,n,{task},0,True,0.41,0.62,r1,runs/d-a/eval.json\n")
         f.write(f"x,new_{task},,b,d-b,yolov12,n,{task},0,True,0.43,0.64,r2,runs/d-b/eval.json\n")
-    (tmp_path / "deltas.csv").write_text("study,variant,scale,seed,baseline_variant,metric,delta,ci_lo,ci_hi\n"
-                                         f"new_{task},b,n,0,a,{metric},0.02,0.01,0.03\n")
+    (tmp_path / "deltas.csv").write_text("study,variant,scale,baseline_variant,metric,seeds,baseline_seeds,delta,"
+                                         "ci_lo,ci_hi,interval,p_value,seed_spread\n"
+                                         f"new_{task},b,n,a,{metric},0,0,0.02,0.01,0.03,image-only,0.001,\n")
     results = load_results(tmp_path)
     [table] = study_tables(Ctx(results, False))
     assert table.heading == f"Study new_{task}: A new {task} study"
     assert [c.text for c in table.column("Variant")] == ["a (baseline)", "b"]
     assert [c.text for c in table.column("Knobs that differ")] == ["definition defaults", "area=2"]
     assert [c.text for c in table.column(label)] == ["41.0", "43.0"]
-    assert table.column(f"\u0394 {label} vs baseline [95% CI]")[1].text == "+2.0 [+1.0, +3.0]"
+    # one seed on each side: the interval is image-only, and with no seed noise measured nothing is bold
+    cell = table.column(f"\u0394 {label} vs baseline [95% CI]")[1]
+    assert cell.text == "+2.0 [+1.0, +3.0] image-only; not bold: seed noise not measured (the baseline has one seed)"
+    assert not cell.strong and "Multiple comparisons: 1 \u0394 with a p-value in this table; Holm" in table.notes[0]
     [fig] = study_figures(Ctx(results, False), tmp_path / "figures")
     assert fig.path.is_file() and fig.data["axes"][0]["bars"][0]["heights"] == [41.0, 43.0]
 
@@ -284,7 +302,7 @@ def test_missing_files_and_columns_say_why(tmp_path):
     results = tmp_path / "fixture"
     shutil.copytree(FIXTURES, results, ignore=shutil.ignore_patterns("reference_logs", "*.py", "deltas.csv",
                                                                      "curves.csv", "latency_samples.csv.gz",
-                                                                     "jobs.csv"))
+                                                                     "latency_runs.csv", "jobs.csv"))
     rows = read_csv(results / "latency.csv")
     with open(results / "latency.csv", "w", newline="") as f:  # an older aggregation: no interval columns
         w = csv.DictWriter(f, [k for k in rows[0] if k not in ("median_ci_lo", "median_ci_hi")], extrasaction="ignore")
@@ -296,6 +314,107 @@ def test_missing_files_and_columns_say_why(tmp_path):
     assert "[no interval]" in md
     verdicts = {v["id"]: v for v in json.loads(Path(paths["verdicts"]).read_text())}
     assert verdicts["area-cpu-n"]["status"] == "inconclusive" and "no interval" in verdicts["area-cpu-n"]["reason"]
+
+
+def test_a_latency_csv_from_before_the_timing_sessions_prints_cells_but_no_comparison(tmp_path):
+    """Today's latency.csv (one process per cell, a within-run interval, no cell_id / session / n_processes) and no
+    latency_runs.csv: every cell still prints, labelled within-run; every comparison is a gap that says why."""
+    results = tmp_path / "fixture"
+    shutil.copytree(FIXTURES, results, ignore=shutil.ignore_patterns("reference_logs", "*.py", "latency_runs.csv"))
+    rows = read_csv(results / "latency.csv")
+    new = ("cell_id", "session", "n_processes", "run_to_run_cv")
+    with open(results / "latency.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, [k for k in rows[0] if k not in new], extrasaction="ignore")
+        w.writeheader()
+        w.writerows(rows)
+    md = Path(render_report(results, tmp_path / "out", "fixture", pdf=False)["markdown"]).read_text()
+    assert re.search(r"\d+\.\d\d \[\d+\.\d\d, \d+\.\d\d\] \(640\u00d7640, 50 it, within-run interval, kernel", md)
+    within = "\u2014 (the cell was timed in one process only"
+    for start, end in (("### Table 3: ", "### Table 4: "), ("### Table 4: ", "### Table 5a: "),
+                       ("### Table 5a: ", "### Table 5b: ")):
+        part = section(md, start, end)
+        assert within in part and "(3 paired runs" not in part, start  # no ratio without a between-process interval
+    verdicts = {v["id"]: v for v in json.loads((tmp_path / "out" / "verdicts.json").read_text())}
+    assert verdicts["area-cpu-n"]["status"] == "inconclusive"
+    assert "no interval for our ratio: the cell was timed in one process only" in verdicts["area-cpu-n"]["reason"]
+
+
+def test_latency_comparisons_only_within_one_session_and_uncontended(tmp_path):
+    from yolov12.report.latency_ratios import RunMedians, ratio, vs_paper
+
+    (tmp_path / "latency_runs.csv").write_text(
+        "cell_id,session,process,position,median_ms,samples_n,contended\n"
+        "a,s1,0,0,40.0,50,False\na,s1,1,1,42.0,50,False\na,s1,2,0,41.0,50,False\n"
+        "b,s1,0,1,20.0,50,False\nb,s1,1,0,21.0,50,False\nb,s1,2,1,20.4,50,True\n"
+        "c,s2,0,0,20.0,50,False\nc,s2,1,0,21.0,50,False\n")
+    runs = RunMedians(tmp_path / "latency_runs.csv")
+    cell = {"n_processes": "3", "median_ms": "41.0", "median_ci_lo": "39.1", "median_ci_hi": "43.2",
+            "contended": "False"}
+    a, b, c = ({**cell, "cell_id": k, "session": s} for k, s in (("a", "s1"), ("b", "s1"), ("c", "s2")))
+    assert "different sessions" in ratio(a, c, runs).reason and not ratio(a, c, runs).ok
+    assert ratio(a, b, runs).reason == "rests on a contended timing cell (process 2 flagged contended)"
+    busy = {**b, "contended": "True", "contention": "load 0.9"}
+    assert ratio(a, busy, runs).reason == "rests on a contended timing cell (load 0.9)"
+    (tmp_path / "latency_runs.csv").write_text((tmp_path / "latency_runs.csv").read_text().replace(",True", ",False"))
+    r = ratio(a, b, RunMedians(tmp_path / "latency_runs.csv"))
+    assert r.ok and r.n == 3 and r.lo < r.value < r.hi and r.value == pytest.approx(2.0, rel=0.02)
+    assert r.text.endswith("(3 paired runs, uncontended)")
+    d = vs_paper(a, 40.0)
+    assert d.ok and (d.value, d.lo, d.hi) == pytest.approx((1.0, -0.9, 3.2)) and d.text == "+1.00 [\u22120.90, +3.20]"
+    assert "one process only" in vs_paper({k: v for k, v in a.items() if k != "n_processes"}, 40.0).reason
+
+
+def test_per_seed_deltas_of_an_older_aggregation_are_a_gap_not_a_mixed_number(tmp_path):
+    """Per-seed rows (seed-0 against seed-0, ...) are what made printed deltas not subtract: never averaged."""
+    from yolov12.report.cells import Ctx
+    from yolov12.report.study_tables import study_tables
+
+    results = tmp_path / "fixture"
+    shutil.copytree(FIXTURES, results, ignore=shutil.ignore_patterns("reference_logs", "*.py"))
+    (results / "deltas.csv").write_text("study,variant,scale,seed,baseline_variant,metric,delta,ci_lo,ci_hi\n"
+                                        "scales,turbo,n,0,v1,AP,-0.0021,-0.0055,0.0013\n"
+                                        "scales,turbo,n,1,v1,AP,-0.0031,-0.0065,0.0003\n")
+    table = next(t for t in study_tables(Ctx(load_results(results), False)) if t.key == "study_scales")
+    cell = table.column("\u0394 box AP50:95 vs baseline [95% CI]")[1]
+    assert cell.missing and cell.reason.startswith("per-seed deltas (an aggregation from before seed-mean deltas)")
+
+
+def test_cells_are_keyed_by_their_full_identity():
+    from yolov12.report.timing import cell_key
+
+    row = {"run_dir": "d", "device": "cpu", "precision": "fp32", "runtime": "eager", "backend": "auto",
+           "kernel": "cpu_flash", "threads": "1", "batch": "1", "imgsz_h": "640", "imgsz_w": "640"}
+    assert cell_key(row) != cell_key({**row, "threads": "2"}) != cell_key({**row, "kernel": "math"})
+    assert cell_key({**row, "cell_id": "abc"}) == cell_key({"cell_id": "abc"})  # the identity digest decides
+
+
+def test_bold_deltas_survive_holm_and_exceed_the_baseline_seeds_spread(report):
+    """The issue's done-criterion on the fixture: no bold Δ within the baseline seeds' spread, none that fails
+    Holm's correction over its study, and every study table says how many comparisons it holds."""
+    from yolov12.report.cells import Ctx
+    from yolov12.stats import holm
+
+    ctx = Ctx(load_results(FIXTURES), False)
+    deltas = list(ctx.deltas.by_key.values())
+    bold = [d for d in deltas if d.significant]
+    assert {(d.study, d.variant) for d in bold} == {("attn_impl", "linear_bn"), ("hierarchy", "plain"),
+                                                     ("epochs", "e300"), ("wide_seg", "wide")}
+    assert all(abs(d.delta) > d.spread and d.p_holm <= 0.05 and d.excludes_zero for d in bold)
+    # interval excludes 0 but not bold: area/l2 fails Holm over the study's 2 comparisons, pe_kernel/k9 is within
+    # the baseline seeds' spread
+    assert {(d.study, d.variant): d.why_not_bold for d in deltas if d.excludes_zero and not d.significant} == {
+        ("area", "l2"): "Holm-adjusted p 0.07 over 2 comparisons",
+        ("pe_kernel", "k9"): "|\u0394| 0.17 is within the baseline seeds' spread 0.19"}
+    area = [d for d in deltas if d.study == "area"]
+    assert [d.p_holm for d in area] == pytest.approx(list(holm([d.p for d in area])))
+    md = report[2]
+    studies = re.split(r"^### Study ", section(md, "### Study ", "## Costs"), flags=re.M)[1:]
+    bold_cells = [c for part in studies for c in re.findall(r"\*\*([+\u2212][\d.]+ \[[^*]+)\*\*", part)]
+    assert len(bold_cells) == len(bold) and all(c.endswith(("image-only", "seeds + images")) for c in bold_cells)
+    for part in studies:
+        if "\u0394 box AP50:95 vs baseline" in part or "\u0394 mask AP50:95 vs baseline" in part:
+            assert "Multiple comparisons: " in part and "Holm's family-wise correction" in part or \
+                "none with a p-value" in part, part[:80]
 
 
 def test_bad_input_is_one_user_error_naming_file_and_key(tmp_path):

@@ -40,6 +40,8 @@ from .cocoeval import STATS, keypoint_sigmas, load_gt, pycocotools_eval
 METRICS = {"AP": (None, "all"), "AP50": (0.5, "all"), "AP75": (0.75, "all"), "AP_small": (None, "small"),
            "AP_medium": (None, "medium"), "AP_large": (None, "large")}
 METHOD = "paired percentile bootstrap over validation images"
+SEEDS_METHOD = ("two-level: seeds (t, Welch-Satterthwaite df) and validation images (paired bootstrap), "
+                "seed means")
 
 
 class ModelTable:
@@ -265,33 +267,127 @@ def paired_top1_delta(records_a, records_b, n_boot: int = 1000, level: float = 0
             "method": METHOD}
 
 
+def _load_results(results, what: str) -> tuple[list[dict[str, Any]], str]:
+    """evaluate() results (dicts or eval.json paths) checked to be comparable: one task, one ground truth (SHA-256),
+    every image scored, predictions saved. Returns them and the task."""
+    results = [json.loads(Path(r).read_text()) if isinstance(r, (str, Path)) else r for r in results]
+    tasks = {r["task"] for r in results}
+    if len(tasks) != 1:
+        raise UserError(f"the results are of different tasks {sorted(tasks)}", key=what,
+                        allowed="results of the same task and dataset")
+    if len({r["dataset"].get("gt_sha256") for r in results}) != 1:
+        raise UserError("the results were scored against different ground truths", file=results[-1]["dataset"]["gt"],
+                        key=what, allowed="results on the same ground truth")
+    if any(r.get("subset") for r in results):
+        raise UserError("a result scored a subset of the images", key=what,
+                        allowed="results that evaluated every ground-truth image")
+    for r in results:
+        if not r.get("predictions"):
+            raise UserError("the result has no saved predictions (evaluate with out=...)", key=what)
+    return results, tasks.pop()
+
+
+def _iou_type(task: str, iou_type: str | None) -> str:
+    from . import IOU_TYPES
+
+    if not IOU_TYPES[task]:
+        raise UserError(f"no COCO-toolkit metric for task {task}", key="task", allowed=[t for t in IOU_TYPES
+                                                                                         if IOU_TYPES[t]])
+    return iou_type or IOU_TYPES[task][-1]
+
+
 def compare_results(result_a, result_b, metric: str = "AP", iou_type: str | None = None, n_boot: int = 1000,
                     level: float = 0.95, seed: int = 0) -> dict[str, Any]:
     """Paired bootstrap between two ``evaluate()`` results (dicts or eval.json paths) of the same task and ground
     truth. iou_type: bbox / segm / keypoints (None: the task's last, i.e. masks for segment, keypoints for pose)."""
-    from . import IOU_TYPES
-
-    results = [json.loads(Path(r).read_text()) if isinstance(r, (str, Path)) else r for r in (result_a, result_b)]
-    tasks = {r["task"] for r in results}
-    if len(tasks) != 1:
-        raise UserError(f"the results are of different tasks {sorted(tasks)}", key="result_b",
-                        allowed="two results of the same task and dataset")
-    if results[0]["dataset"].get("gt_sha256") != results[1]["dataset"].get("gt_sha256"):
-        raise UserError("the results were scored against different ground truths", file=results[1]["dataset"]["gt"],
-                        key="result_b", allowed="two results on the same ground truth")
-    if any(r.get("subset") for r in results):
-        raise UserError("a result scored a subset of the images", key="result_b",
-                        allowed="results that evaluated every ground-truth image")
-    for r, what in zip(results, ("result_a", "result_b")):
-        if not r.get("predictions"):
-            raise UserError("the result has no saved predictions (evaluate with out=...)", key=what)
-    task = tasks.pop()
+    results, task = _load_results([result_a, result_b], "result_b")
     if task == "classify":
         return paired_top1_delta(results[0]["predictions"], results[1]["predictions"], n_boot, level, seed)
-    if not IOU_TYPES[task]:
-        raise UserError(f"no COCO-toolkit metric for task {task}", key="task", allowed=[t for t in IOU_TYPES
-                                                                                         if IOU_TYPES[t]])
-    iou_type = iou_type or IOU_TYPES[task][-1]
+    iou_type = _iou_type(task, iou_type)
     max_dets = results[0]["settings"].get("max_det", 100)
     return paired_delta(results[0]["dataset"]["gt"], results[0]["predictions"], results[1]["predictions"],
                         iou_type, metric, n_boot, level, seed, max_dets)
+
+
+# ------------------------------------------------------------------------------------------ seeds and images
+class Resampled:
+    """Checkpoints scored on the full image set and on the same image resamples (``resample_weights`` of one seed),
+    each computed once: a baseline's seeds are shared by every variant compared with it."""
+
+    def __init__(self, metric: str = "AP", iou_type: str | None = None, n_boot: int = 1000, seed: int = 0):
+        check_arguments(metric if metric != "top1" else "AP", iou_type or "bbox", n_boot, 0.95)
+        self.metric, self.iou_type, self.n_boot, self.seed = metric, iou_type, n_boot, seed
+        self._values: dict[str, tuple[float, np.ndarray]] = {}
+        self._weights: dict[int, np.ndarray] = {}
+        self._gt: dict[str, dict] = {}
+        self.n_images: int | None = None
+
+    def weights(self, n_images: int) -> np.ndarray:
+        if n_images not in self._weights:
+            self._weights[n_images] = resample_weights(n_images, self.n_boot, self.seed)
+        return self._weights[n_images]
+
+    def values(self, key: str, result: dict[str, Any]) -> tuple[float, np.ndarray]:
+        """(metric on the full set, (n_boot,) metric on each resample) of one result; ``key`` names it (run dir)."""
+        if key not in self._values:
+            task = result["task"]
+            if task == "classify":
+                records = sorted(_read(result["predictions"], key), key=lambda r: r["file"])
+                correct = np.array([bool(r["correct"]) for r in records], dtype=float)
+                n = len(correct)
+                full, boot = float(correct.mean()), self.weights(n) @ correct / n
+            else:
+                iou_type = _iou_type(task, self.iou_type)
+                path = str(result["dataset"]["gt"])
+                if path not in self._gt:
+                    self._gt[path] = load_gt(path)
+                gt = self._gt[path]
+                preds = _read(result["predictions"], key)
+                sigmas = keypoint_sigmas(preds, None) if iou_type == "keypoints" and preds else None
+                ev = pycocotools_eval(gt, preds, iou_type, sigmas, result["settings"].get("max_det", 100))
+                with contextlib.redirect_stdout(io.StringIO()):
+                    ev.evaluate()
+                thr, area = METRICS[self.metric]
+                table, p = model_table(ev, area), ev.params
+                rows = slice(None) if thr is None else np.flatnonzero(np.isclose(p.iouThrs, thr))
+                n = len(p.imgIds)
+                full = metric_value(table, np.ones(n, dtype=np.int64), p.recThrs, rows)
+                boot = np.array([metric_value(table, w, p.recThrs, rows) for w in self.weights(n)])
+            if self.n_images not in (None, n):
+                raise UserError(f"{key} scored {n} images, the others {self.n_images}", key=key,
+                                allowed="checkpoints evaluated on the same validation images")
+            self.n_images = n
+            self._values[key] = (full, boot)
+        return self._values[key]
+
+
+def seeds_delta(results_a: dict[str, Any], results_b: dict[str, Any], metric: str = "AP",
+                iou_type: str | None = None, n_boot: int = 1000, level: float = 0.95, seed: int = 0,
+                resampled: Resampled | None = None) -> dict[str, Any]:
+    """``mean over b's seeds - mean over a's seeds`` of a metric, with the interval of
+    ``yolov12.stats.seed_image_interval``: seeds and images (two levels) when both sides have at least two seeds,
+    image-only (the paired bootstrap of the seed means) otherwise.
+
+    results_a / results_b: {name (e.g. run dir): evaluate() result or eval.json path}, one per seed, all of one task
+    and ground truth. Every checkpoint is scored on the same image resamples (paired). ``resampled`` reuses the
+    scores of checkpoints already computed (a baseline compared with several variants)."""
+    from ..stats import seed_image_interval
+
+    if not results_a or not results_b:
+        raise UserError("no result on one side", key="results_a" if not results_a else "results_b",
+                        allowed="at least one evaluate() result per side")
+    names = list(results_a) + list(results_b)
+    loaded, task = _load_results(list(results_a.values()) + list(results_b.values()), "results_b")
+    if task == "classify":
+        metric = "top1"
+    res = resampled or Resampled(metric, iou_type, n_boot, seed)
+    values = [res.values(k, r) for k, r in zip(names, loaded)]
+    na = len(results_a)
+    full = np.array([v[0] for v in values])
+    boot = np.stack([v[1] for v in values], axis=1)
+    out = seed_image_interval(full[:na], full[na:], boot[:, :na], boot[:, na:], level)
+    return {"metric": metric, "iou_type": None if task == "classify" else _iou_type(task, res.iou_type),
+            "values_a": full[:na].tolist(), "values_b": full[na:].tolist(), "value_a": float(full[:na].mean()),
+            "value_b": float(full[na:].mean()), **out, "level": level, "n_boot": res.n_boot,
+            "n_images": res.n_images, "seed": res.seed,
+            "method": SEEDS_METHOD if out["interval"] == "seeds+images" else METHOD}

@@ -1,14 +1,18 @@
-"""Cells every table shares: numbers as printed, accuracy over seeds (mean ± std, n), deltas against a baseline with
-their paired-bootstrap interval, timing cells, and the reasons a cell is empty."""
+"""Cells every table shares: numbers as printed, accuracy over seeds (mean ± std, n), deltas of seed means against a
+baseline with their interval (accuracy_deltas.py), timing cells, and the reasons a cell is empty."""
 
 from __future__ import annotations
 
+import numpy as np
+
 from ..registry import TASKS
 from ..stats import mean_std
+from .accuracy_deltas import OLD_FORMAT, Delta, Deltas, nd_apart
 from .data import Results, Run
+from .latency_ratios import Comparison, RunMedians
 from .model import Cell, dash
-from .parse import num
-from .timing import Samples, timing_text
+from .parse import integer, num
+from .timing import timing_text
 
 NOT_TRAINED = "not trained in this config"
 NOT_COMPUTED = "not computed in this config"
@@ -56,6 +60,18 @@ def val(value: float | None, nd: int = 1, reason: str = "") -> Cell:
     return Cell(fmt(value, nd)) if value is not None else dash(reason)
 
 
+def seed_interval(values: list[float], level: float = 0.95) -> tuple[float, float] | None:
+    """Student t interval of the mean of per-seed values (None below 2 seeds): the paper's number is on the same
+    validation images, so only the seed-to-seed variation separates our mean from what these models can score."""
+    if len(values) < 2:
+        return None
+    from scipy import stats  # only here: the report's cells import this module
+
+    mean, sd = sum(values) / len(values), float(np.std(values, ddof=1))
+    half = float(stats.t.ppf((1 + level) / 2, len(values) - 1)) * sd / len(values) ** 0.5
+    return mean - half, mean + half
+
+
 def delta(ours: float | None, paper: float | None, nd: int = 1, synthetic: bool = False) -> Cell:
     if ours is None or paper is None:
         return dash()
@@ -72,12 +88,6 @@ def refs_cell(ids: list[str]) -> Cell:
     return Cell(", ".join(ids))
 
 
-def pct(run: Run | None, metric: str) -> float | None:
-    """Mean over the converged seeds, in %."""
-    values = [] if run is None else run.acc_values(metric)
-    return None if not values else 100.0 * sum(values) / len(values)
-
-
 def gflops(run: Run | None) -> float | None:
     return None if run is None or run.complexity is None else num(run.complexity.get("gflops"))
 
@@ -92,13 +102,15 @@ def params_m(run: Run | None) -> float | None:
 
 # ------------------------------------------------------------------------------------------------------ context
 class Ctx:
-    """What every builder needs: the results, the config-level synthetic flag, the reference ids, the samples."""
+    """What every builder needs: the results, the config-level synthetic flag, the reference ids, the deltas (with
+    their multiple-comparison correction) and the per-process latency medians."""
 
     def __init__(self, results: Results, synthetic: bool):
         self.results = results
         self.synthetic = synthetic
         self.refs = results.refs
-        self.samples = Samples(results.results_dir / "latency_samples.csv.gz")
+        self.deltas = Deltas(results.frames["deltas"], results.columns.get("deltas", set()))
+        self.runs = RunMedians(results.results_dir / "latency_runs.csv")
 
     def syn(self, run: Run | None) -> bool:
         return self.synthetic or (run is not None and "synth" in run.dataset.lower())
@@ -120,6 +132,14 @@ class Ctx:
             return NOT_COMPUTED
         return self.results.why_missing("complexity") or (NOT_COMPUTED if run.complexity is None else
                                                           "not computed")
+
+    def processes_text(self) -> str:
+        """How many processes timed each cell (the unit of the latency intervals), for the captions."""
+        counts = {integer(r.get("n_processes")) for r in self.results.frames["latency"] if r.get("status") == "ok"}
+        known = sorted(n for n in counts if n is not None)
+        if not known:
+            return "each cell timed in one process (within-run intervals, no comparisons)"
+        return f"each cell timed in {'/'.join(map(str, known))} processes of its timing session"
 
     def eval_precision(self, runs: list[Run]) -> str:
         """The evaluation precision sentence for an accuracy table's caption."""
@@ -143,6 +163,23 @@ def acc_stats(run: Run | None, metric: str) -> tuple[float, float, int] | None:
     return mean_std([100.0 * v for v in values]) if values else None
 
 
+def acc_delta_cell(ctx: Ctx, run: Run | None, metric: str, paper: float | None, nd: int = 1) -> Cell:
+    """ours − paper in points with the t interval over our seeds; one seed gives no interval, so no Δ."""
+    if run is None or paper is None:
+        return dash()
+    if ctx.syn(run):
+        return dash(SYNTHETIC)
+    values = [100.0 * v for v in run.acc_values(metric)]
+    if not values:
+        return dash()
+    ci = seed_interval(values)
+    if ci is None:
+        return dash("one seed: no interval for ours \u2212 paper")
+    d, lo, hi = sum(values) / len(values) - paper, ci[0] - paper, ci[1] - paper
+    nd = nd_apart([(lo, 0.0), (hi, 0.0)], nd)
+    return Cell(f"{signed(d, nd)} [{signed(lo, nd)}, {signed(hi, nd)}]")
+
+
 def acc_cell(ctx: Ctx, run: Run | None, metric: str, nd: int = 1) -> Cell:
     """Mean ± std over the converged seeds in % (n shown when > 1); a partly diverged run says how many seeds."""
     stats = acc_stats(run, metric)
@@ -155,23 +192,20 @@ def acc_cell(ctx: Ctx, run: Run | None, metric: str, nd: int = 1) -> Cell:
     return Cell(text)
 
 
-def delta_interval(rows: list[dict[str, str]]) -> tuple[float, float, float, int] | None:
-    """(delta, lo, hi, seeds) in the metric's units from deltas.csv rows: one seed gives its paired-bootstrap
-    interval; several give the mean delta with the envelope of their intervals (conservative)."""
-    usable = [(num(r.get("delta")), num(r.get("ci_lo")), num(r.get("ci_hi"))) for r in rows]
-    usable = [u for u in usable if None not in u]
-    if not usable:
-        return None
-    d = sum(u[0] for u in usable) / len(usable)
-    return d, min(u[1] for u in usable), max(u[2] for u in usable), len(usable)
+def run_delta(ctx: Ctx, run: Run | None, metric: str) -> Delta | None:
+    return None if run is None else ctx.deltas.of(run.study, run.variant, run.scale, metric)
 
 
-def delta_rows(run: Run | None, metric: str) -> list[dict[str, str]]:
-    return [] if run is None else [r for r in run.deltas if r.get("metric") == metric]
+def delta_text(d: Delta) -> str:
+    """'−1.0 [−1.4, −0.7]' in points, with enough decimals that an interval excluding 0 never prints a 0 end."""
+    x = [100 * d.delta, 100 * d.lo, 100 * d.hi]
+    nd = nd_apart([(x[1], 0.0), (x[2], 0.0)])
+    return f"{signed(x[0], nd)} [{signed(x[1], nd)}, {signed(x[2], nd)}]"
 
 
 def delta_ci_cell(ctx: Ctx, run: Run | None, metric: str) -> Cell:
-    """The run's paired-bootstrap Δ against its study's baseline, in points, with the 95 % interval."""
+    """The run's Δ of seed means against its study's baseline, in points, with its interval and its label
+    (seeds + images, or image-only); bold only when it survives the study's correction and the seed-noise gate."""
     if run is None:
         return dash(NOT_TRAINED)
     if run.baseline:
@@ -182,20 +216,25 @@ def delta_ci_cell(ctx: Ctx, run: Run | None, metric: str) -> Cell:
     missing = ctx.results.why_missing("deltas")
     if missing:
         return dash(missing)
-    rows = delta_rows(run, metric)
-    got = delta_interval(rows)
-    if got is None:
-        if run.converged is False:
+    if ctx.deltas.is_old(run.study, run.variant, run.scale, metric):
+        return dash(OLD_FORMAT)
+    d = run_delta(ctx, run, metric)
+    if d is None or d.delta is None:
+        if run.converged is False and not run.seeds_converged():
             return dash(NO_CONVERGE)
-        point = [num(r.get("delta")) for r in rows if num(r.get("delta")) is not None]
-        if point:  # e.g. classify: no per-image predictions to resample
-            return Cell(f"{signed(100 * sum(point) / len(point))} [no interval]")
-        return dash(f"no paired {metric} delta in deltas.csv")
-    d, lo, hi, n = got
-    text = f"{signed(100 * d)} [{signed(100 * lo)}, {signed(100 * hi)}]"
-    if n > 1:
-        text += f" (n={n} seeds, envelope)"
-    return Cell(text, strong=lo > 0 or hi < 0)  # bold: the interval excludes 0
+        return dash(f"no {metric} delta in deltas.csv")
+    if d.lo is None or d.hi is None:  # e.g. OBB: no per-image predictions to resample
+        return Cell(f"{signed(100 * d.delta)} [no interval]")
+    text = f"{delta_text(d)} {d.label}".rstrip()
+    why = d.why_not_bold
+    if why:
+        text += f"; not bold: {why}"
+    return Cell(text, strong=d.significant)
+
+
+def comparison_cell(c: Comparison, suffix: str = "") -> Cell:
+    """A latency comparison with its interval, or a gap that says why there is none."""
+    return Cell(c.text + suffix) if c.ok else dash(c.reason)
 
 
 # ------------------------------------------------------------------------------------------------------- timing

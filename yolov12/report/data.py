@@ -1,8 +1,9 @@
 """The results of one config as the report sees them: ``results/<config>/`` read into studies and runs.
 
 The contract (docs/report.md, "Inputs"): ``studies.json``, ``config.json`` and the tidy CSVs ``accuracy``,
-``deltas``, ``complexity``, ``latency``, ``curves``, ``jobs`` (plus ``latency_samples.csv.gz``, read on demand by
-``timing.Samples``). Any file or column may be missing: the cells it would have filled say so.
+``deltas``, ``complexity``, ``latency``, ``curves``, ``jobs`` (plus ``latency_runs.csv``, the per-process medians,
+read on demand by ``latency_ratios.RunMedians``). Any file or column may be missing: the cells it would have filled
+say so.
 """
 
 from __future__ import annotations
@@ -67,7 +68,6 @@ class Run:
     complexity: dict[str, str] | None = None
     latency: list[dict[str, str]] = field(default_factory=list)
     curves: list[dict[str, str]] = field(default_factory=list)
-    deltas: list[dict[str, str]] = field(default_factory=list)
     paper: tuple[str, ...] = ()  # paper row ids this run reproduces (mapping.csv)
     device_reasons: dict[str, str] = field(default_factory=dict)  # why a device class has no latency at all
 
@@ -294,11 +294,6 @@ def load_results(results_dir: str | Path, config_name: str | None = None,
                 run.complexity = row
     for row in frames["curves"]:
         run_of(row).curves.append(row)
-    for row in frames["deltas"]:
-        for run in runs.values():
-            if (run.study, run.variant, run.scale) == (row.get("study"), row.get("variant"), row.get("scale")):
-                run.deltas.append(row)
-                break
 
     studies = studies + _undeclared(studies, runs.values())
     order = {s.name: i for i, s in enumerate(studies)}

@@ -5,8 +5,11 @@ effective weight decay) and the README's other tasks. Latency tables are in ``sp
 from __future__ import annotations
 
 from ..registry import SCALES
-from .cells import (NO_CONVERGE, NOT_IN_PAPER, NOT_REPORTED, NOT_TRAINED, Ctx, acc_cell, delta, delta_ci_cell,
-                    gflops, params_m, pct, ratio_text, refs_cell, task_metrics, timing_cell, val)
+from .accuracy_deltas import comparisons_line, method_text
+from .cells import (NO_CONVERGE, NOT_IN_PAPER, NOT_REPORTED, NOT_TRAINED, Ctx, acc_cell, acc_delta_cell,
+                    comparison_cell, delta, delta_ci_cell, gflops, params_m, ratio_text, refs_cell, run_delta,
+                    task_metrics, timing_cell, val)
+from .latency_ratios import ratio
 from .data import Run
 from .model import Cell, Table, dash
 from .paper import paper_rows, paper_table
@@ -19,9 +22,9 @@ def scale_label(scale: str, family: str = "yolov12") -> str:
 
 
 def _group(ctx: Ctx, run, metric, paper, nd=1, paper_reason=NOT_REPORTED) -> list[Cell]:
-    """ours (mean ± std over seeds) | paper | Δ of an accuracy metric in %."""
+    """ours (mean ± std over seeds) | paper | ours − paper with the t interval over our seeds, in %."""
     return [acc_cell(ctx, run, metric, nd), val(paper, 1, paper_reason if paper is None else ""),
-            delta(pct(run, metric), paper, nd, ctx.syn(run))]
+            acc_delta_cell(ctx, run, metric, paper, nd)]
 
 
 def _cx_group(ctx: Ctx, value, paper, run, paper_reason=NOT_REPORTED) -> list[Cell]:
@@ -34,7 +37,8 @@ def table1(ctx: Ctx) -> Table:
     t = Table("table1", "1", "YOLOv12 per scale on COCO val2017: complexity and accuracy",
               "Ours beside the paper's Table 1 (the turbo family beside the official README). FLOPs follow the "
               "paper's convention (BN-fused, 640\u00d7640); params are BN-fused. AP in %, mean \u00b1 std over seeds "
-              f"(n shown when > 1). \u0394 = ours \u2212 paper. {ctx.eval_precision(runs)}",
+              f"(n shown when > 1). \u0394 = ours \u2212 paper: FLOPs and params are exact counts; accuracy with the "
+              f"95 % t interval of our mean over seeds (none with one seed). {ctx.eval_precision(runs)}",
               ["", "ours", "paper", "\u0394", "ours", "paper", "\u0394", "ours", "paper", "\u0394", "ours", "paper",
                "\u0394", "ours", "paper", "\u0394", ""],
               groups=[("Model", 1), ("FLOPs (G)", 3), ("Params (M)", 3), ("AP50:95", 3), ("AP50", 3), ("AP75", 3),
@@ -120,13 +124,16 @@ def table5(ctx: Ctx, sub: str) -> Table:
     runs = [r for r in ctx.results.runs_in_table(sub) if r.task == "detect"]
     prefer = T5_PREFER.get(sub, T5_DEFAULT_PREFER)
     setting = choose_setting(runs, prefer=prefer)
-    lat_note = (f"ours: median latency [95 % interval] on {setting.label}" if setting is not None else
-                "ours: no latency measured for this sub-table")
+    lat_note = (f"ours: median latency [95 % interval] on {setting.label}, {ctx.processes_text()}"
+                if setting is not None else "ours: no latency measured for this sub-table")
+    deltas = [d for d in (run_delta(ctx, r, "AP") for r in runs if not r.baseline) if d is not None]
     t = Table(f"table{sub}", sub, T5[sub],
               f"The paper's Table 5({sub[-1]}) beside our runs. AP in % (mean \u00b1 std over seeds); \u0394 vs "
-              f"default: our paired-bootstrap 95 % interval (deltas.csv) in AP points; {lat_note}; paper latency as "
-              "printed (T4 TensorRT FP16, 640\u00d7640, as Table 1). Milliseconds of different settings do not "
-              "compare; the \u00f7 default columns do. " + ctx.eval_precision(runs),
+              f"paper: ours \u2212 paper with the t interval over our seeds; \u0394 vs default in AP points: "
+              f"{method_text(deltas)} (deltas.csv); {lat_note}; paper latency as printed (T4 TensorRT FP16, "
+              "640\u00d7640, as Table 1). Milliseconds of different settings do not compare; the \u00f7 default "
+              "columns do: ours is the paired ratio of the per-process medians of the processes that timed the run "
+              "and the default in one session (latency_runs.csv), with its 95 % interval. " + ctx.eval_precision(runs),
               ["Setting", "Model", "Default", "ours", "paper", "\u0394", "ours \u0394 vs default [95% CI]", "ours",
                "paper", "ours", "paper", "Ref."],
               groups=[("", 3), ("AP50:95", 4), ("Latency (ms)", 2), ("Latency \u00f7 default", 2), ("", 1)],
@@ -150,7 +157,7 @@ def table5(ctx: Ctx, sub: str) -> Table:
         base = next((r for r in s_runs if r.baseline), None)
         if base is None and default_p is not None:
             base = next((r for r in s_runs if default_p["row_id"] in r.paper), None)
-        base_lat = lat(base)[0]
+        base_row = lat(base)[2]
         entries = [(p, [r for r in s_runs if p["row_id"] in r.paper] or [None]) for p in rows_s]
         entries += [(None, [r]) for r in s_runs if not any(pp["row_id"] in r.paper for pp in rows_s)]
         first_row, done = True, set()
@@ -168,13 +175,20 @@ def table5(ctx: Ctx, sub: str) -> Table:
                 ms, reason, row = lat(run)
                 plat = num(p["latency_ms"]) if p else None
                 cells += [timing_cell(row, reason), val(plat, 2, NOT_REPORTED if p else NOT_IN_PAPER)]
-                rel = ms / base_lat if ms is not None and base_lat else None
                 prel = plat / p_default_lat if plat is not None and p_default_lat else None
-                cells += [Cell(ratio_text(rel)) if rel is not None else dash(),
-                          Cell(ratio_text(prel)) if prel is not None else dash()]
+                if run is not None and run is base:
+                    rel = Cell("default") if row is not None else dash(reason)
+                elif row is None or base is None:
+                    rel = dash(reason if row is None else "no default run at this scale")
+                else:
+                    rel = comparison_cell(ratio(row, base_row, ctx.runs)) if base_row is not None else \
+                        dash(f"the default: {lat(base)[1]}")
+                cells += [rel, Cell(ratio_text(prel)) if prel is not None else dash(NOT_REPORTED)]
                 cells.append(refs_cell(ctx.refs.run(run, latency_rows=[row] if row else [])))
                 t.add(cells, rule=first_row)
                 first_row = False
+    if deltas:
+        t.note(comparisons_line(deltas, {st: ctx.deltas.family(st) for st in dict.fromkeys(d.study for d in deltas)}))
     return t
 
 

@@ -15,7 +15,7 @@ from .data import Results, Run, scale_order
 from .paper import reference_log_for
 from .parse import num, read_csv
 from .plots import FigureInfo, new_figure, save, slug
-from .timing import Samples, contention, device_class, device_name, imgsz, is_ok, latency_ms, size_text
+from .timing import cell_key, contention, device_class, device_name, imgsz, is_ok, latency_ms, size_text
 
 # the loss keys (train/<key>, val/<key>) and metric-name markers Ultralytics logs for each task
 TASK_LOSSES = {"detect": ("box_loss", "cls_loss", "dfl_loss"),
@@ -128,7 +128,7 @@ def latency_distributions(results: Results, out: Path) -> list[FigureInfo]:
     shared: dict[tuple, list[str]] = {}  # a run directory's cell appears once per study that uses it: draw it once
     for r in results.frames["latency"]:
         if is_ok(r):
-            studies = shared.setdefault(Samples.key(r), [])
+            studies = shared.setdefault(cell_key(r), [])
             studies.append(r.get("study", ""))
             if len(studies) == 1:
                 groups.setdefault((device_class(r), device_name(r), r.get("precision", "")), []).append(r)
@@ -162,7 +162,7 @@ def latency_distributions(results: Results, out: Path) -> list[FigureInfo]:
                   f"-{r.get('scale', '').upper()} \u00b7 {r.get('runtime')} \u00b7 {size_text(imgsz(r))} \u00b7 "
                   f"{r.get('iters') or '?'} it \u00b7 {r.get('kernel') or 'kernel ?'}"
                   + (" \u00b7 CONTENDED" if contention(r) else "")
-                  + (f" (also {len(shared[Samples.key(r)]) - 1} other studies)" if len(shared[Samples.key(r)]) > 1
+                  + (f" (also {len(shared[cell_key(r)]) - 1} other studies)" if len(shared[cell_key(r)]) > 1
                      else "") for r in items]
         ax.set_yticks(ys, labels, fontsize=5.5)
         ax.set_ylim(-0.7, len(items) - 0.3)

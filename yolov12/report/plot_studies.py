@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .cells import Ctx, acc_stats, delta_interval, delta_rows, task_metrics
+from .cells import Ctx, acc_stats, run_delta, task_metrics
 from .data import PEERS
 from .paper import paper_rows
 from .plots import OURS_COLORS, FigureInfo, new_figure, save
@@ -73,7 +73,8 @@ def study_figure(ctx: Ctx, study, task: str, runs, groups: int, out: Path) -> Fi
     ax_m.set_title(f"{label} (%)\nmean \u00b1 std over seeds" + (", synthetic data" if syn else ""), fontsize=7)
     bars.set_label(f"ours: {label}")
 
-    deltas = [None if r.baseline else delta_interval(delta_rows(r, metric)) for r in runs]
+    deltas = [None if r.baseline else run_delta(ctx, r, metric) for r in runs]
+    deltas = [(d.delta, d.lo, d.hi) if d is not None and d.lo is not None else None for d in deltas]
     got = [(x, d) for x, d in zip(xs, deltas) if d is not None]
     if got:
         ax_d.errorbar([x for x, _ in got], [100 * d[0] for _, d in got],
@@ -85,7 +86,7 @@ def study_figure(ctx: Ctx, study, task: str, runs, groups: int, out: Path) -> Fi
             ax_d.text(x, 0.5, "baseline" if r.baseline else "no paired \u0394", rotation=90, ha="center",
                       va="center", fontsize=5.5, color="#c0392b" if r.baseline else "#7f7f7f",
                       transform=ax_d.get_xaxis_transform())
-    ax_d.set_title(f"\u0394 {label} vs baseline (points)\npaired bootstrap, 95 % interval", fontsize=7)
+    ax_d.set_title(f"\u0394 {label} vs baseline (points)\nseed means, 95 % interval", fontsize=7)
     ax_d.set_xlim(-0.6, len(runs) - 0.4)
 
     lat, err_lo, err_hi = [], [], []
@@ -109,8 +110,9 @@ def study_figure(ctx: Ctx, study, task: str, runs, groups: int, out: Path) -> Fi
     path = out / f"{study_key(study, task, groups)}.svg"
     data = save(fig, path)
     caption = (f"{name}, task {task}: {label} per variant (red: the baseline; error bars: std over seeds; white "
-               "diamonds: the paper's value where a variant reproduces a paper row), the paired-bootstrap \u0394 to "
-               "the baseline with its 95 % interval (deltas.csv), and the median latency with its 95 % interval"
+               "diamonds: the paper's value where a variant reproduces a paper row), the \u0394 of seed means to "
+               "the baseline with its 95 % interval (deltas.csv: seeds + images, or image-only with one seed), and "
+               "the median latency with its 95 % interval"
                + (f" on {setting.label}." if setting else " (none measured).")
                + (" Accuracy on synthetic data: checks the pipeline, not the paper." if syn else ""))
     return FigureInfo(path, f"Study: {name}", caption, "Studies", data)

@@ -1,6 +1,7 @@
 """The rules of claims.yaml: each turns our measurements (with their intervals) and the paper's numbers into an
 ``Outcome`` through ``verdicts.decide``; a timing verdict is inconclusive when it would rest on a contended cell, a
-cell without an interval, or a cell whose interval is wider than the effect judged."""
+cell whose interval is within one run (not between processes), or a cell whose interval is wider than the effect
+judged; an ordering of two variants on one seed is inconclusive when it is within the baseline seeds' spread."""
 
 from __future__ import annotations
 
@@ -9,10 +10,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import UserError
-from .cells import Ctx, delta_interval, delta_rows, gflops, params_m
+from ..stats import IMAGE_ONLY
+from .accuracy_deltas import nd_apart
+from .cells import Ctx, gflops, params_m, run_delta
 from .data import Results, Run
+from .latency_ratios import between_processes, n_processes, ratio
 from .paper import HERE, paper_value
-from .timing import Setting, contention, interval, latency_ms, pick, ratio, rel_width, size_text
+from .timing import Setting, contention, interval, latency_ms, pick, rel_width, size_text
 from .verdicts import (INCONCLUSIVE, NOT_MEASURED, NOT_REPRODUCED, REPRODUCED, SYNTHETIC_REASON, Claims, NotMeasured,
                        Outcome, Verdict, combine, decide, load_claims)
 
@@ -32,6 +36,8 @@ class Estimate:
     lo: float
     hi: float
     how: str
+    interval: str = ""
+    spread: float | None = None  # the baseline seeds' spread (points) when the interval is image-only
 
 
 class Judge:
@@ -90,15 +96,16 @@ class Judge:
         return Estimate(mean, mean - half, mean + half, f"95 % t interval of the mean over {n} seeds")
 
     def difference(self, a: Run, b: Run, metric: str) -> Estimate:
-        """a − b in points: the paired bootstrap of deltas.csv when one is the other's baseline, else seeds."""
+        """a − b in points: deltas.csv's seed-mean delta when one is the other's baseline, else Welch over seeds."""
         for run, other, sign in ((a, b, 1), (b, a, -1)):
             if other.baseline and other.study == run.study:
-                got = delta_interval(delta_rows(run, metric))
-                if got is not None:
-                    d, lo, hi, n = 100 * got[0], 100 * got[1], 100 * got[2], got[3]
-                    lo, hi = (lo, hi) if sign > 0 else (-hi, -lo)
-                    return Estimate(sign * d, lo, hi, f"paired bootstrap 95 % interval on the validation images "
-                                                      f"(deltas.csv, {n} seed{'s' if n > 1 else ''})")
+                d = run_delta(self.ctx, run, metric)
+                if d is not None and d.lo is not None:
+                    lo, hi = (100 * d.lo, 100 * d.hi) if sign > 0 else (-100 * d.hi, -100 * d.lo)
+                    how = (f"{d.label} 95 % interval of the seed means ({d.seeds} vs {d.baseline_seeds} seeds, "
+                           f"{d.n_images} images, deltas.csv)")
+                    return Estimate(sign * 100 * d.delta, lo, hi, how, d.interval,
+                                    None if d.spread is None else 100 * d.spread)
         va, vb = self.seeds_pct(a, metric), self.seeds_pct(b, metric)
         ma, mb = sum(va) / len(va), sum(vb) / len(vb)
         if len(va) < 2 or len(vb) < 2:
@@ -111,7 +118,8 @@ class Judge:
         return Estimate(ma - mb, ma - mb - half, ma - mb + half, "Welch 95 % interval over seeds (no paired delta)")
 
     def gate(self, rows: list[dict], effect: float, what: str) -> Outcome | None:
-        """Inconclusive when a timing cell is contended, has no interval, or its interval is wider than the effect."""
+        """Inconclusive when a timing cell is contended, has no interval or only a within-run one, or its interval is
+        wider than the effect."""
         for row in rows:
             reason = contention(row)
             if reason:
@@ -120,6 +128,9 @@ class Judge:
             if width is None:
                 return Outcome(INCONCLUSIVE, f"{what}: a timing cell has no interval, so noise and effect cannot be "
                                              "told apart")
+            if not between_processes(row):
+                return Outcome(INCONCLUSIVE, f"{what}: the timing cell was measured in {n_processes(row) or 1} "
+                                             "process, so its interval is within-run and leaves out run-to-run noise")
             if width > effect:
                 return Outcome(INCONCLUSIVE, f"{what}: a timing interval spans {100 * width:.1f} % of its median, "
                                              f"wider than the {100 * effect:.1f} % effect judged")
@@ -187,25 +198,25 @@ def rule_ratio(j: Judge, claim: dict, values: dict) -> Outcome:
     else:
         raise NotMeasured(reasons[-1] if rule.get("device", "any") == "any" else reasons[0])
     setting = Setting.of(slow)
-    r = ratio(slow, fast, j.ctx.samples)
+    r = ratio(slow, fast, j.ctx.runs)
     margin = j.margins["speedup"]
     threshold = (float(rule["min_ratio"]) if "min_ratio" in rule else
                  max(float(margin["fraction_of_paper"]) * p_ratio, float(margin["floor"])))
     refs = j.ctx.refs.run(slow_run, kinds=(), latency_rows=[slow]) + j.ctx.refs.run(fast_run, kinds=(),
                                                                                     latency_rows=[fast])
-    evidence = (f"ours {latency_ms(slow):.2f} \u2192 {latency_ms(fast):.2f} ms = {r.text} ({r.source}) on "
-                f"{setting.label}; paper {p_slow:g} \u2192 {p_fast:g} ms = \u00d7{p_ratio:.2f}; accepted: ours "
-                f"\u2265 \u00d7{threshold:.2f}")
-    gated = j.gate([slow, fast], abs(p_ratio - 1), "the speed-up")
-    if gated:
-        return Outcome(gated.status, gated.reason, evidence, refs)
+    ours = (f"{r.text}" if r.ok else f"\u00d7{latency_ms(slow) / latency_ms(fast):.2f} of the medians, no interval "
+            f"({r.reason})")
+    evidence = (f"ours {latency_ms(slow):.2f} \u2192 {latency_ms(fast):.2f} ms, ratio {ours} on {setting.label}; "
+                f"paper {p_slow:g} \u2192 {p_fast:g} ms = \u00d7{p_ratio:.2f}; accepted: ours \u2265 "
+                f"\u00d7{threshold:.2f}")
     kernels = (slow.get("kernel") or None, fast.get("kernel") or None)
     if rule.get("same_kernel") and kernels[0] != kernels[1]:  # e.g. Table 3: area off vs on, one kernel for both
         return Outcome(INCONCLUSIVE, f"the two cells ran different attention kernels ({kernels[0]} vs "
                                      f"{kernels[1]}): the ratio would mix the kernel with the area split",
                        evidence, refs)
-    if r.lo is None:
-        return Outcome(INCONCLUSIVE, f"no interval for our ratio ({r.source})", evidence, refs)
+    if not r.ok:
+        return Outcome(INCONCLUSIVE, f"the speed-up {r.reason}" if r.reason.startswith("rests on") else
+                       f"no interval for our ratio: {r.reason}", evidence, refs)
     status, why = decide(r.lo, r.hi, threshold, INF, f"our ratio at {size_text(setting.size)}", 2)
     return Outcome(status, why, evidence, refs)
 
@@ -235,11 +246,24 @@ def rule_not_worse(j: Judge, claim: dict, values: dict) -> Outcome:
     est = j.difference(a_run, b_run, metric)
     pa, pb = paper_value(rule["a"], rule.get("paper_column", "ap")), paper_value(rule["b"], rule.get("paper_column",
                                                                                                          "ap"))
-    status, why = decide(est.lo, est.hi, -tol, INF, f"our {a_run.variant} \u2212 {b_run.variant}", 1)
-    evidence = (f"ours {a_run.variant} \u2212 {b_run.variant} = {est.value:+.1f} {metric} points; paper {pa:g} vs "
+    what = f"our {a_run.variant} \u2212 {b_run.variant}"
+    nd = nd_apart([(est.value, -tol), (est.lo, -tol), (est.hi, -tol)]
+                  + ([(abs(est.value + tol), est.spread)] if est.spread is not None else []),
+                  2 if est.interval == IMAGE_ONLY else 1)
+    evidence = (f"ours {a_run.variant} \u2212 {b_run.variant} = {est.value:+.{nd}f} {metric} points; paper {pa:g} vs "
                 f"{pb:g} ({pa - pb:+.1f}); accepted: \u2265 {-tol + 0.0:g}")
-    refs = j.ctx.refs.run(a_run, kinds=("accuracy",)) + j.ctx.refs.run(b_run, kinds=("accuracy",))
-    return Outcome(status, f"{why} ({est.how})", evidence, list(dict.fromkeys(refs)))
+    refs = list(dict.fromkeys(j.ctx.refs.run(a_run, kinds=("accuracy",)) + j.ctx.refs.run(b_run, kinds=("accuracy",))))
+    if est.interval == IMAGE_ONLY:  # one seed on a side: the interval holds no seed noise, the baselines' spread does
+        if est.spread is None:
+            return Outcome(INCONCLUSIVE, f"{what} rests on one seed and the seed noise was not measured (the "
+                                         f"baseline has one seed) ({est.how})", evidence, refs)
+        if abs(est.value + tol) <= est.spread:
+            return Outcome(INCONCLUSIVE, f"{what} = {est.value:+.{nd}f} is {abs(est.value + tol):.{nd}f} points from "
+                                         f"the accepted bound {-tol + 0.0:g}, within the baseline seeds' spread "
+                                         f"{est.spread:.{nd}f}: one seed cannot order them ({est.how})", evidence,
+                           refs)
+    status, why = decide(est.lo, est.hi, -tol, INF, what, nd)
+    return Outcome(status, f"{why} ({est.how})", evidence, refs)
 
 
 def rule_converged(j: Judge, claim: dict, values: dict) -> Outcome:

@@ -1,6 +1,7 @@
 """One labelled table per study of the config, generated from ``studies.json`` whatever the study and its task:
-each variant with the knobs it changes, the task's metrics over seeds, its paired Δ against the baseline with the
-95 % interval, complexity and a timing cell. Also the per-job cost table (jobs.csv) and the provenance table."""
+each variant with the knobs it changes, the task's metrics over seeds, its Δ of seed means against the baseline with
+the 95 % interval (and the study's multiple-comparison line), complexity and a timing cell. Also the per-job cost
+table (jobs.csv) and the provenance table."""
 
 from __future__ import annotations
 
@@ -8,9 +9,11 @@ import re
 import statistics
 
 from ..registry import JOB_KINDS
-from .cells import (NOT_RUN, Ctx, acc_cell, delta_ci_cell, gflops, params_m, refs_cell, task_metrics, timing_cell,
-                    val)
+from .accuracy_deltas import comparisons_line, method_text
+from .cells import (NOT_RUN, Ctx, acc_cell, comparison_cell, delta_ci_cell, gflops, params_m, refs_cell, run_delta,
+                    task_metrics, timing_cell, val)
 from .data import PEERS, Run, Study, Variant
+from .latency_ratios import ratio
 from .model import SECTIONS, Cell, Table, dash
 from .parse import num
 from .timing import choose_setting, pick
@@ -56,31 +59,45 @@ def study_key(study: Study, task: str, groups: int) -> str:
     return f"study_{slug(study.name)}" + (f"_{slug(task)}" if groups > 1 else "")
 
 
+def latency_vs_baseline(ctx: Ctx, run: Run, row: dict | None, reason: str, base_row: dict | None) -> Cell:
+    if run.baseline:
+        return Cell("baseline") if row is not None else dash(reason or "no latency measured")
+    if row is None:
+        return dash(reason or "no latency measured")
+    if base_row is None:
+        return dash("the baseline was not timed in this setting")
+    return comparison_cell(ratio(row, base_row, ctx.runs))
+
+
 def study_table(ctx: Ctx, study: Study, task: str, variants: list[Variant], runs: list[Run], groups: int = 1) -> Table:
     metrics = task_metrics(task)
     setting = choose_setting(runs, prefer=ANY_PREFER)
-    lat = (f"latency: median ms [95 % interval] on {setting.label} (each cell: image size, iterations, kernel)"
-           if setting else "no latency measured")
+    lat = (f"latency: median ms [95 % interval] on {setting.label}, {ctx.processes_text()} (each cell: image "
+           "size, processes \u00d7 iterations, run-to-run CV, kernel); \u00f7 baseline: the paired ratio of the "
+           "per-process medians of one session with its 95 % interval" if setting else "no latency measured")
     where = ", ".join(x for x in (study.table and f"paper: {study.table}", study.file and f"file {study.file}") if x)
     seeds = f"seeds {', '.join(str(s) for s in study.seeds)}" if study.declared else "seeds as in accuracy.csv"
     scales = list(dict.fromkeys(list(study.scales) + [r.scale for r in runs]))
     bases = {s: study.baseline_at(s) for s in scales if study.baseline_at(s)}
     baseline = ("no baseline" if not bases else f"baseline {next(iter(bases.values()))}" if len(set(bases.values()))
                 == 1 else "baseline per scale: " + ", ".join(f"{s.upper()} {b}" for s, b in bases.items()))
+    deltas = [d for d in (run_delta(ctx, r, metrics[0][0]) for r in runs if not r.baseline) if d is not None]
     t = Table(study_key(study, task, groups), "", f"Study {study.name}" + (f" ({task})" if groups > 1 else "")
               + (f": {study.title}" if study.title else ""),
               f"Task {task}; {baseline}; {seeds}" + (f"; {where}" if where else "") + ". Metrics in %, mean \u00b1 "
-              f"std over seeds (n shown when > 1); \u0394 = variant \u2212 baseline on the same validation images, "
-              f"paired-bootstrap 95 % interval (deltas.csv), bold when it excludes 0; {lat}. "
+              f"std over seeds (n shown when > 1); {method_text(deltas)} (deltas.csv); {lat}. "
               + ctx.eval_precision(runs),
               ["Variant", "Scale", "Knobs that differ"] + [label for _, label in metrics]
-              + [f"\u0394 {metrics[0][1]} vs baseline [95% CI]", "Params (M)", "GFLOPs", "Latency (ms)", "Ref."],
-              align="lll" + "r" * (len(metrics) + 4) + "l", wide=True, section=SECTIONS[1])
+              + [f"\u0394 {metrics[0][1]} vs baseline [95% CI]", "Params (M)", "GFLOPs", "Latency (ms)",
+                 "Latency \u00f7 baseline", "Ref."],
+              align="lll" + "r" * (len(metrics) + 5) + "l", wide=True, section=SECTIONS[1])
     if not study.declared:
         t.note("This study is not in studies.json: its variants' knobs are not known.")
     names = list(dict.fromkeys([v.name for v in variants] + [r.variant for r in runs]))
     for s in scales:
         first = True
+        base_run = next((r for r in runs if r.baseline and r.scale == s), None)
+        base_row = pick(base_run, setting=setting)[0] if setting and base_run else None
         for name in names:
             variant = study.variant(name)
             run = next((r for r in runs if r.variant == name and r.scale == s), None)
@@ -94,13 +111,15 @@ def study_table(ctx: Ctx, study: Study, task: str, variants: list[Variant], runs
             cells.append(delta_ci_cell(ctx, run, metrics[0][0]))
             cells += [val(params_m(run), 2, ctx.cx_missing(run)), val(gflops(run), 2, ctx.cx_missing(run)),
                       timing_cell(row, reason or "no latency measured"),
+                      latency_vs_baseline(ctx, run, row, reason, base_row),
                       refs_cell(ctx.refs.run(run, latency_rows=[row] if row else []))]
             t.add(cells, rule=first)
             first = False
     for name in names:  # declared variants with no result at any scale still get a row that says so
         if not any(r.variant == name for r in runs):
             t.add([Cell(name), Cell("/".join(x.upper() for x in scales)), Cell(knobs_text(study.variant(name)))]
-                  + [dash(NOT_RUN)] * (len(metrics) + 4) + [Cell("")], rule=True)
+                  + [dash(NOT_RUN)] * (len(metrics) + 5) + [Cell("")], rule=True)
+    t.note(comparisons_line(deltas, {study.name: ctx.deltas.family(study.name)}))
     for v in variants:
         if v.note:
             t.note(f"{v.name}: {v.note}")

@@ -1,15 +1,14 @@
 """Timing cells of latency.csv as the report uses them: which cell stands for a run in a setting (device, precision,
-runtime, image size, batch), how a cell is printed (median, its 95 % interval, image size, iterations, the kernel
-that ran, a contention flag), and ratios of two cells with an interval from the per-iteration samples."""
+runtime, image size, batch), how a cell is printed (median, its 95 % interval, image size, processes and iterations,
+the run-to-run CV, the kernel that ran, a contention flag) and what identifies a cell. Comparisons of two cells are
+in ``latency_ratios.py``."""
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
-from pathlib import Path
 
 from ..registry import runtimes
-from .parse import integer, num, read_csv, truthy
+from .parse import integer, num, truthy
 
 NOT_TIMED = "not timed in this config"
 PAPER_IMGSZ = (640, 640)  # every latency the paper prints is at 640 x 640
@@ -69,11 +68,18 @@ def rel_width(row: dict[str, str] | None) -> float | None:
 
 
 def timing_text(row: dict[str, str]) -> str:
-    """'45.21 [44.90, 45.63] (640×640, 200 it, kernel cpu_flash)': what was measured, under which conditions."""
+    """'45.21 [44.90, 45.63] (640×640, 3 runs × 200 it, run-to-run CV 1.2 %, kernel cpu_flash)': what was measured,
+    under which conditions; a cell timed in one process says its interval is within-run."""
     ci = interval(row)
     value = f"{latency_ms(row):.2f}" + (f" [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else " [no interval]")
-    iters = integer(row.get("iters"))
-    cond = [size_text(imgsz(row)), f"{iters} it" if iters is not None else "iterations not recorded"]
+    iters, runs, cv = integer(row.get("iters")), integer(row.get("n_processes")), num(row.get("run_to_run_cv"))
+    it = f"{iters} it" if iters is not None else "iterations not recorded"
+    cond = [size_text(imgsz(row))]
+    if runs is None:
+        cond += [it, "within-run interval"]
+    else:
+        cond += [f"{runs} run{'s' if runs != 1 else ''} \u00d7 {it}",
+                 f"run-to-run CV {100 * cv:.1f} %" if cv is not None else "run-to-run CV not recorded"]
     cond.append(f"kernel {row['kernel']}" if row.get("kernel") else "kernel not recorded")
     if contention(row):
         cond.append("CONTENDED")
@@ -182,63 +188,15 @@ def choose_setting(runs, prefer=(("cuda", "fp16"), ("cuda", "fp32"), ("cpu", "fp
     return best
 
 
-# ------------------------------------------------------------------------------------------------ samples, ratios
-class Samples:
-    """Per-iteration samples (latency_samples.csv.gz), read on first use, keyed like the latency cells."""
-
-    COLUMNS = ("run_dir", "device", "precision", "runtime", "backend", "batch", "imgsz_h", "imgsz_w")
-
-    def __init__(self, path: Path):
-        self.path = Path(path)
-        self._by_key: dict[tuple, list[float]] | None = None
-
-    @classmethod
-    def key(cls, row: dict[str, str]) -> tuple:
-        size = imgsz(row) or (None, None)
-        return ((row.get("run_dir") or row.get("variant_dir", "")), row.get("device", ""), row.get("precision", ""),
-                row.get("runtime", ""), backend(row), integer(row.get("batch")) or 1, size[0], size[1])
-
-    @property
-    def present(self) -> bool:
-        return self.path.is_file()
-
-    def of(self, row: dict[str, str] | None) -> list[float] | None:
-        if row is None or not self.present:
-            return None
-        if self._by_key is None:
-            self._by_key = {}
-            for s in read_csv(self.path):
-                ms = num(s.get("ms"))
-                if ms is not None and math.isfinite(ms):
-                    self._by_key.setdefault(self.key(s), []).append(ms)
-        values = self._by_key.get(self.key(row))
-        return values if values and len(values) >= 2 else None
+# ------------------------------------------------------------------------------------------------ cell identity
+CELL_FIELDS = ("run_dir", "device", "device_name", "precision", "runtime", "backend", "kernel", "threads", "scope",
+               "batch", "imgsz_h", "imgsz_w")
 
 
-@dataclass
-class Ratio:
-    value: float
-    lo: float | None
-    hi: float | None
-    source: str  # how the interval was obtained
-
-    @property
-    def text(self) -> str:
-        ci = f" [{self.lo:.2f}, {self.hi:.2f}]" if self.lo is not None else ""
-        return f"\u00d7{self.value:.2f}{ci}"
-
-
-def ratio(slow: dict[str, str], fast: dict[str, str], samples: Samples | None) -> Ratio:
-    """median(slow) / median(fast) with a 95 % interval: the bootstrap of the two sample sets when both are stored
-    (yolov12.stats.ratio_ci), else the conservative bound from the two medians' intervals, else none."""
-    value = latency_ms(slow) / latency_ms(fast)
-    a, b = (samples.of(slow), samples.of(fast)) if samples is not None else (None, None)
-    if a and b:
-        from ..stats import ratio_ci
-
-        _, lo, hi = ratio_ci(a, b)
-        return Ratio(value, lo, hi, f"bootstrap of {len(a)} and {len(b)} per-iteration samples")
-    ca, cb = interval(slow), interval(fast)
-    if ca and cb and cb[0] > 0:
-        return Ratio(value, ca[0] / cb[1], ca[1] / cb[0], "bounds of the two medians' intervals (no samples)")
-    return Ratio(value, None, None, "no interval (neither samples nor median intervals recorded)")
+def cell_key(row: dict[str, str]) -> tuple:
+    """What one timing cell is: its identity digest (``cell_id``) when the aggregation wrote one, else every setting
+    column of the row (run directory, device, precision, runtime, kernel setting and kernel, threads, scope, batch,
+    image size), so that cells of different settings are never taken for one."""
+    if row.get("cell_id"):
+        return ("cell", row["cell_id"])
+    return tuple(row.get(k, "") or (row.get("variant_dir", "") if k == "run_dir" else "") for k in CELL_FIELDS)

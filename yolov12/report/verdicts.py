@@ -13,6 +13,7 @@ from pathlib import Path
 
 from ..errors import UserError
 from ..yamlio import load_yaml
+from .accuracy_deltas import nd_apart
 from .paper import HERE
 
 REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE, NOT_MEASURED = "reproduced", "not reproduced", "inconclusive", "not measured"
@@ -20,12 +21,14 @@ STATUSES = (REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE, NOT_MEASURED)
 KINDS = ("complexity", "accuracy", "latency", "speedup", "convergence")
 SYNTHETIC_REASON = "synthetic data at a tiny budget checks the pipeline, not the paper"
 HOW_DECIDED = ("Each claim is data (yolov12/report/claims.yaml): a rule and the margin of a meaningful miss for its "
-               "kind. Our estimate carries its interval (t interval over seeds, the paired bootstrap of deltas.csv, a "
-               "timing cell's median interval, the bootstrap of a ratio of per-iteration samples). Reproduced: the "
-               "whole interval lies in the accepted region; not reproduced: it lies wholly outside; inconclusive: it "
-               "reaches both, or the verdict would rest on a contended timing cell or on one whose interval is wider "
-               "than the effect judged; not measured: no comparable measurement (the reason says which). Latency "
-               "claims are judged only on cells at the paper's image size.")
+               "kind. Our estimate carries its interval (t interval over seeds; the seed-mean delta of deltas.csv, "
+               "over seeds and images, or image-only with one seed; a timing cell's interval between processes; the "
+               "paired ratio of per-process medians of one session). Reproduced: the whole interval lies in the "
+               "accepted region; not reproduced: it lies wholly outside; inconclusive: it reaches both, or the "
+               "verdict would rest on a contended timing cell, on a within-run timing interval, on one whose interval "
+               "is wider than the effect judged, or on a one-seed ordering within the baseline seeds' spread; not "
+               "measured: no comparable measurement (the reason says which). Latency claims are judged only on cells "
+               "at the paper's image size.")
 
 
 @dataclass
@@ -64,8 +67,10 @@ def interval_text(lo: float, hi: float, nd: int) -> str:
 
 
 def decide(lo: float, hi: float, accept_lo: float, accept_hi: float, what: str, nd: int = 2) -> tuple[str, str]:
-    """Three-way decision of an interval [lo, hi] (a point when lo == hi) against the accepted region."""
+    """Three-way decision of an interval [lo, hi] (a point when lo == hi) against the accepted region, printed with
+    enough decimals that the printed numbers order as the exact ones do (0.998 is not shown as 1.00 against 1.00)."""
     a, b = accept_lo + 0.0, accept_hi + 0.0  # + 0.0: no "-0.0"
+    nd = nd_apart([(x, y) for x in (lo, hi) for y in (a, b) if math.isfinite(y)], nd)
     region = (f"\u2265 {a:.{nd}f}" if math.isinf(b) else f"\u2264 {b:.{nd}f}" if math.isinf(a) else
               f"[{a:.{nd}f}, {b:.{nd}f}]")
     ours = f"{what} {interval_text(lo + 0.0, hi + 0.0, nd)}"
