@@ -131,6 +131,30 @@ def check_dataset_for(task: str, data: str | Path, model) -> tuple[Any, int | No
     return d, check_split_labels(d, "val", task).instances["val"]
 
 
+# Ultralytics' metric block and the COCO toolkit score the same predictions against labels of the same images, with
+# a different interpolation (Ultralytics: all-point per class; COCO: 101 recall points), which moves AP by well under
+# a point on real sets. A larger gap means they did not see the same ground truth (val labels emptied or relabelled
+# while the COCO JSON is intact, or the reverse): which one is right cannot be told from here, so the block that is
+# not the reported metric goes, with the reason kept in the result.
+AGREEMENT = 0.05  # absolute AP (5 points)
+CROSS_KEYS = {"bbox": "B", "segm": "M", "keypoints": "P"}
+
+
+def cross_check(ultralytics: dict[str, float], coco: dict[str, dict[str, Any]]) -> tuple[dict[str, float], str | None]:
+    """(the Ultralytics block, None) when it agrees with the COCO numbers; ({}, reason) when it does not."""
+    for iou_type, letter in CROSS_KEYS.items():
+        ours = coco.get(iou_type) or {}
+        for coco_key, ultra_key in (("AP", f"metrics/mAP50-95({letter})"), ("AP50", f"metrics/mAP50({letter})")):
+            a, b = ours.get(coco_key), ultralytics.get(ultra_key)
+            if a is None or b is None:
+                continue
+            if abs(float(a) - float(b)) > AGREEMENT:
+                return {}, (f"Ultralytics' {ultra_key} = {float(b):.4f} disagrees with the COCO toolkit's {iou_type} "
+                            f"{coco_key} = {float(a):.4f} by more than {AGREEMENT} (the val labels and the COCO "
+                            "ground truth differ?): Ultralytics' block dropped")
+    return ultralytics, None
+
+
 def classify_records(validator) -> list[dict[str, Any]]:
     """Per-image outcome of a classification run (class-folder/file, target, top-5 predictions), in the
     validator's order."""
@@ -234,6 +258,9 @@ def evaluate(checkpoint: str | Path, data: str | Path, task: str | None = None, 
                                              img_ids=evaluated_ids if subset else None)
     elif task == "classify":
         predictions = classify_records(validator)
+        agreed, reason = cross_check(result["ultralytics"], result["coco"])
+        if reason:  # one of the two scored something else than the other: keep only the COCO numbers, say why
+            result["ultralytics"], result["ultralytics_dropped"] = agreed, reason
     result["seconds"] = round(time.perf_counter() - t0, 2)
     if out:
         if predictions is not None:

@@ -237,6 +237,12 @@ def paired_delta(gt, preds_a, preds_b, iou_type: str = "bbox", metric: str = "AP
     n_images = len(params.imgIds)
     full = np.ones(n_images, dtype=np.int64)
     value_a, value_b = (metric_value(t, full, params.recThrs, thr_index) for t in tables)
+    if value_a < 0:  # the toolkit's -1: no ground-truth object in this area range, nothing to compare
+        from .cocoeval import NO_OBJECTS
+
+        return {"metric": metric, "iou_type": iou_type, "value_a": None, "value_b": None, "delta": None, "lo": None,
+                "hi": None, "level": level, "n_boot": n_boot, "n_images": n_images, "seed": seed, "method": METHOD,
+                "gap": NO_OBJECTS}
     weights = resample_weights(n_images, n_boot, seed)
     deltas = np.array([metric_value(tables[1], w, params.recThrs, thr_index)
                        - metric_value(tables[0], w, params.recThrs, thr_index) for w in weights])

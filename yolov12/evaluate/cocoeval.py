@@ -106,7 +106,34 @@ def score(gt_path: str | Path, predictions: list[dict[str, Any]], iou_type: str 
     log = io.StringIO()
     with contextlib.redirect_stdout(log):
         stats = run_backend(gt, predictions, iou_type, backend, result.get("kpt_oks_sigmas"), max_dets)
-    return {**result, **{name: float(v) for name, v in zip(STATS[iou_type], stats)}, "summary": log.getvalue()}
+    values, gaps = defined(STATS[iou_type], stats)
+    if gaps:
+        result["gaps"] = gaps
+    return {**result, **values, "summary": log.getvalue()}
+
+
+NO_OBJECTS = "no ground-truth objects in this area range (COCO's -1): not measured"
+
+
+def defined(names: list[str], stats) -> tuple[dict[str, float | None], dict[str, str]]:
+    """The toolkit's numbers with its ``-1`` ("nothing to score here", e.g. no large objects) turned into a gap
+    (None, with the reason): a -1 must never be averaged or printed as -100 %."""
+    values, gaps = {}, {}
+    for name, v in zip(names, stats):
+        v = float(v)
+        if v < 0 or v != v:
+            values[name], gaps[name] = None, NO_OBJECTS
+        else:
+            values[name] = v
+    return values, gaps
+
+
+def measured(value) -> float | None:
+    """A stored COCO number, or None for a gap; older results kept the toolkit's -1 sentinel."""
+    if value is None or isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    value = float(value)
+    return None if value < 0 or value != value else value
 
 
 def pycocotools_eval(gt: dict[str, Any], predictions: list[dict[str, Any]], iou_type: str,

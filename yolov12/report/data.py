@@ -85,7 +85,8 @@ class Run:
 
     def acc_values(self, metric: str) -> list[float]:
         """The metric (fraction 0..1) of every converged seed that has it."""
-        return [v for v in (num(r.get(metric)) for r in self.seeds_converged()) if v is not None]
+        # a negative value is COCO's -1 "no objects of this size" kept by an older aggregation: a gap, not -100 %
+        return [v for v in (num(r.get(metric)) for r in self.seeds_converged()) if v is not None and v >= 0]
 
     @property
     def converged(self) -> bool | None:

@@ -35,6 +35,42 @@ def our_value(ctx: Ctx, arg: str, scale: str):
     return None
 
 
+# Table 7 rows whose value the training itself records (train.json "optimizer" -> accuracy.csv <arg>_ran): what ran,
+# which differs from the config when Ultralytics' ``optimizer: auto`` picks its own optimizer and learning rate.
+RAN_COLUMNS = {"optimizer": "optimizer_ran", "lr0": "lr0_ran", "momentum": "momentum_ran"}
+
+
+def ran_value(ctx: Ctx, arg: str, scale: str):
+    """The value every converged seed at ``scale`` trained with (one, or a ';'-joined list when they differ), or
+    None when no run recorded it."""
+    column = RAN_COLUMNS.get(arg)
+    if column is None:
+        return None
+    seen = []
+    for run in ctx.results.runs:
+        if run.scale != scale or run.study == "peers":
+            continue
+        for row in run.accuracy:
+            v = (row.get(column) or "").strip()
+            if v and v not in seen:
+                seen.append(v)
+    if not seen:
+        return None
+    return ";".join(f"{num(v):g}" if num(v) is not None else v for v in seen)
+
+
+def shown_value(ctx: Ctx, arg: str, scale: str):
+    """The config's value, with what actually ran beside it where the training recorded something else."""
+    asked, ran = our_value(ctx, arg, scale), ran_value(ctx, arg, scale)
+    if ran is None:
+        return asked, asked
+    if asked is None:
+        return f"not set, ran {ran}", ran
+    if _same(str(ran), asked):
+        return asked, asked
+    return f"{str(asked).lower() if isinstance(asked, bool) else asked}, ran {ran}", ran
+
+
 def _same(paper: str, ours) -> bool:
     if isinstance(ours, bool) or truthy(paper) is not None and num(paper) is None:
         return truthy(paper) == truthy(ours)
@@ -73,7 +109,8 @@ def table7(ctx: Ctx) -> Table:
               "The paper's Table 7 (appendix) beside this config's training arguments (config.json: train, "
               "train.recipe, train.per_scale) as Ultralytics arguments, per scale where they differ (lrf is a "
               "fraction of lr0: the paper's final learning rate 1e-4 = lrf 0.01; its linear decay = cos_lr false). "
-              "\u201cnot set\u201d = Ultralytics' default applies.",
+              "\u201cnot set\u201d = Ultralytics' default applies; \u201cran\u201d = the optimizer, initial learning "
+              "rate and momentum the training recorded (Ultralytics' optimizer: auto picks its own).",
               ["Group", "Hyper-parameter", "Paper (N/S/M/L/X)", "This config", "Same?"], align="lllll")
     if not ctx.results.config:
         t.note("No config.json in the results: this config's recipe is not known.")
@@ -82,7 +119,9 @@ def table7(ctx: Ctx) -> Table:
         if not ctx.results.config:
             ours_cell, same = dash("no config.json"), Cell("")
         else:
-            values = {s: our_value(ctx, p["arg"], s) for s in scales}
+            pairs = {s: shown_value(ctx, p["arg"], s) for s in scales}
+            values = {s: text for s, (text, _) in pairs.items()}
+            compared = {s: v for s, (_, v) in pairs.items() if v is not None}
             shown = {s: v for s, v in values.items() if v is not None}
             if not shown:
                 ours_cell, same = Cell("not set"), dash("not set")
@@ -91,7 +130,7 @@ def table7(ctx: Ctx) -> Table:
                 one = len(set(texts.values())) == 1 and len(shown) == len(values)
                 ours_cell = Cell(next(iter(texts.values())) if one else
                                  ", ".join(f"{s.upper()} {v}" for s, v in texts.items()))
-                ok = all(_same(p[s], v) for s, v in shown.items() if s in p)
+                ok = all(_same(p[s], v) for s, v in compared.items() if s in p)
                 same = Cell("yes" if ok else "no", strong=not ok)
         t.add([Cell(p["group"] if p["group"] != last else ""), Cell(p["hyperparameter"]), Cell(p["printed"]),
                ours_cell, same], rule=p["group"] != last)

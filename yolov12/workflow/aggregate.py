@@ -14,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 
+from ..evaluate.cocoeval import measured
 from ..io import atomic_path, write_json
 from ..registry import JOB_KINDS
 from .plan import Plan, make_plan
@@ -37,10 +38,13 @@ def accuracy_row(base: dict[str, Any], train: dict[str, Any], ev: dict[str, Any]
            "dataset": (ev.get("dataset") or {}).get("data"),
            "eval_backend": bbox.get("backend") or ("ultralytics" if ultra else None),
            **{k: counts.get(k) for k in ("gt_images", "evaluated_images", "gt_instances", "evaluated_instances")}}
-    out.update({k: bbox.get(k) for k in COCO_COLUMNS})
-    out.update(mask_AP=(coco.get("segm") or {}).get("AP"), mask_AP50=(coco.get("segm") or {}).get("AP50"),
-               kpt_AP=(coco.get("keypoints") or {}).get("AP"), kpt_AP50=(coco.get("keypoints") or {}).get("AP50"),
+    out.update({k: measured(bbox.get(k)) for k in COCO_COLUMNS})  # COCO's -1 (no objects of a size) is a gap
+    segm, kpts = coco.get("segm") or {}, coco.get("keypoints") or {}
+    out.update(mask_AP=measured(segm.get("AP")), mask_AP50=measured(segm.get("AP50")),
+               kpt_AP=measured(kpts.get("AP")), kpt_AP50=measured(kpts.get("AP50")),
                top1=ultra.get("metrics/accuracy_top1"), top5=ultra.get("metrics/accuracy_top5"))
+    ran = train.get("optimizer") or {}  # what trained (optimizer: auto picks its own optimizer and lr), train.json
+    out.update(optimizer_ran=ran.get("optimizer"), lr0_ran=ran.get("lr0"), momentum_ran=ran.get("momentum"))
     if base["task"] == "obb":
         out.update(obb_mAP50=ultra.get("metrics/mAP50(B)"), obb_mAP50_95=ultra.get("metrics/mAP50-95(B)"),
                    eval_backend="ultralytics")

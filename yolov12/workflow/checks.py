@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import UserError
 from ..yamlio import load_yaml
+from . import inputchecks
 
 if TYPE_CHECKING:
     from .plan import Plan
@@ -56,16 +57,56 @@ def _near(a: str, b: str) -> bool:
 
 
 def check_train_keys(config: dict[str, Any], source: str) -> None:
+    """Names, types and ranges of every train argument the config sets, and no NaN / infinity anywhere."""
+    inputchecks.check_finite(config, source)
     train = config["train"]
-    _check_keys(train["recipe"], source, "train.recipe")
-    for scale, args in train["per_scale"].items():
-        _check_keys(args, source, f"train.per_scale.{scale}")
-    for task, args in train["per_task"].items():
-        _check_keys(args, source, f"train.per_task.{task}")
+    places = [("train.recipe", train["recipe"])]
+    places += [(f"train.per_scale.{scale}", args) for scale, args in train["per_scale"].items()]
+    places += [(f"train.per_task.{task}", args) for task, args in train["per_task"].items()]
+    for key, args in places:
+        if not isinstance(args, dict):
+            raise UserError(f"{args!r} has the wrong type", file=source, key=key, allowed="a mapping of train arguments")
+        _check_keys(args, source, key)
+        inputchecks.check_train_values(args, source, key)
 
 
 def check_overrides(run: Run, source: str) -> None:
-    _check_keys(run.train, run.source, f"variants.{run.variant}.train", OURS)
+    key = f"variants.{run.variant}.train"
+    _check_keys(run.train, run.source, key, OURS)
+    inputchecks.check_finite(run.train, run.source, key)
+    inputchecks.check_train_values(run.train, run.source, key)
+
+
+def check_selection(plan: Plan) -> None:
+    """Before the runs are expanded: study names mixed with 'all', opt_in groups no study uses, a study's baseline
+    that is not one of its variants, and the tracking URI (scheme and a short probe of its server)."""
+    from . import studies
+
+    c, folder = plan.config, plan.ablations_dir
+    inputchecks.check_study_names(c["studies"], folder, plan.source)
+    selected = studies.study_files(c["studies"], folder, plan.source)
+    groups: dict[str, list[str]] = {}
+    for path in sorted(folder.glob("*.yaml")):
+        if path in selected:
+            study = studies.load_study(path)
+            inputchecks.check_baseline(study, path)
+            inputchecks.check_finite(study, path)
+        else:  # a study not selected is read for its opt_in names only; its own errors surface when selected
+            try:
+                study = load_yaml(path, "study file")
+            except UserError:
+                continue
+            if not isinstance(study, dict):
+                continue
+        for name in inputchecks.opt_in_groups(study):
+            groups.setdefault(str(name), []).append(path.stem)
+    inputchecks.check_opt_in(c["opt_in"], groups, plan.source)
+    inputchecks.check_tracking_uri(c["mlflow"]["tracking_uri"], plan.source)
+
+
+def check_runs(plan: Plan, runs: list[Run]) -> None:
+    """After the runs are expanded: the data folders a real-data config needs for the tasks that run."""
+    inputchecks.check_data_roots(plan.config["data"], {r.task for r in runs if not r.peer}, plan.source)
 
 
 def model_sizes(plan: Plan, run: Run) -> dict[str, list[tuple[int, int]]]:
@@ -118,5 +159,20 @@ def check_shapes(plan: Plan, runs: list[Run]) -> None:
             except UserError as e:
                 if "max stride" not in e.what:
                     raise
-                key = SIZE_KEYS.get(use.split(" ")[0], "train.imgsz")
-                raise UserError(e.what, file=plan.source, key=key, allowed=e.allowed) from None
+                file, key = plan.source, SIZE_KEYS.get(use.split(" ")[0], "train.imgsz")
+                if key == "train.imgsz":
+                    file, key = imgsz_source(plan, run)
+                raise UserError(e.what, file=file, key=key, allowed=e.allowed) from None
+
+
+def imgsz_source(plan: Plan, run: Run) -> tuple[str, str]:
+    """(file, key) that set the run's training size last: the variant, per_task, per_scale, recipe, train.imgsz."""
+    if "imgsz" in run.train:
+        return run.source, f"variants.{run.variant}.train.imgsz"
+    t = plan.config["train"]
+    for key, args in ((f"train.per_task.{run.task}", t["per_task"].get(run.task) or {}),
+                      (f"train.per_scale.{run.scale}", t["per_scale"].get(run.scale) or {}),
+                      ("train.recipe", t["recipe"])):
+        if "imgsz" in args:
+            return plan.source, f"{key}.imgsz"
+    return plan.source, "train.imgsz"

@@ -50,6 +50,8 @@ class Plan:
 
     def check(self) -> None:
         """What can be known before the first job: train overrides, model shapes at every size they run at."""
+        checks.check_selection(self)  # badinput: names, opt_in, baseline, tracking URI (before the runs expand)
+        checks.check_runs(self, self.runs)  # badinput: the data folders a real-data config needs
         for run in self.runs:
             checks.check_overrides(run, self.source)
         checks.check_shapes(self, self.runs)
@@ -216,7 +218,7 @@ class Plan:
         return json.dumps(self.spec(kind, run_dir), sort_keys=True, separators=(",", ":"))
 
     def eval_imgsz(self, run: studies.Run) -> int:
-        return int({**self.config["train"]["per_task"].get(run.task, {})}.get("imgsz", self.config["train"]["imgsz"]))
+        return int(self.train_args(run)["imgsz"])  # badinput: recipe, per-scale and variant imgsz count too
 
     @property
     def tracking_uri(self) -> str:
