@@ -216,7 +216,10 @@ def main(argv: list[str] | None = None) -> int:
             args = parser.parse_args(argv)
         except SystemExit as e:  # --help / --version (0) or an argparse usage error (2, already printed)
             return int(e.code or 0)
+        from .cliargs import check_out_paths
         from .offline import configure_job_process
+
+        check_out_paths(args)  # an output of the wrong kind is refused before any work
 
         configure_job_process()
         return args.func(args)

@@ -29,6 +29,68 @@ def positive_int(text: str) -> int:
     return value
 
 
+def int_at_least(low: int):
+    """An argparse type: an integer >= ``low`` (the message says which bound)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"{value} must be at least {low}")
+        return value
+
+    parse.__name__ = f"integer >= {low}"
+    return parse
+
+
+def seconds(positive: bool = False):
+    """An argparse type: a finite number of seconds, >= 0 (or > 0)."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if value != value or value in (float("inf"), float("-inf")) or value < 0 or (positive and value == 0):
+            raise argparse.ArgumentTypeError(f"{text} must be a finite number {'>' if positive else '>='} 0")
+        return value
+
+    parse.__name__ = "seconds"
+    return parse
+
+
+# --out / --json / --csv of each command: a folder or a file. A file where a folder is needed (or the reverse) is
+# refused before any work, instead of failing at the end (or writing into the wrong place).
+OUT_KINDS = {("yaml", "out"): "folder", ("latency", "out"): "folder", ("report", "out"): "folder",
+             ("synth", "out"): "folder", ("coco", "out"): "folder", ("imagenet", "out"): "folder",
+             ("val", "out"): "file", ("latency", "json"): "file", ("profile", "json"): "file",
+             ("summary", "csv"): "file", ("run", "out"): "file", ("init-store", "out"): "file"}
+
+
+def check_out_paths(args) -> None:
+    """Refuse an output path of the wrong kind (one line naming the flag), before the command does anything."""
+    from pathlib import Path
+
+    from .errors import UserError
+
+    command = getattr(args, "data_command", None) or getattr(args, "workflow_command", None) or args.command
+    for (cmd, attr), kind in OUT_KINDS.items():
+        value = getattr(args, attr, None) if cmd == command else None
+        if not value or not isinstance(value, str):
+            continue
+        path, flag = Path(value), f"--{attr}"
+        if value.startswith("-"):
+            raise UserError("reads as a command-line flag", file=value, key=flag, allowed=f"a {kind} path")
+        if kind == "file" and (path.is_dir() or value.endswith(("/", "\\"))):
+            raise UserError("is a folder; a file is needed here", file=value, key=flag, allowed="a file path")
+        if kind == "folder" and path.exists() and not path.is_dir():
+            raise UserError("is a file; a folder is needed here", file=value, key=flag, allowed="a folder path")
+        parent = next((q for q in [path, *path.parents] if q.exists()), None)
+        if parent is not None and parent != path and not parent.is_dir():
+            raise UserError(f"{parent} is a file, so nothing can be written under it", file=value, key=flag,
+                            allowed=f"a {kind} path whose parent folders are folders")
+
+
 def add_model_args(p: argparse.ArgumentParser, many_scales: bool = False) -> None:
     p.add_argument("--family", default="yolov12", choices=registry.FAMILIES)
     p.add_argument("--task", default="detect", choices=list(registry.TASKS))

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 
 from .. import registry
 from .names import SCOPES, STATUS, backends
@@ -65,10 +66,47 @@ def _refuse_knobs(args) -> None:
                         key="--knob", allowed="no --knob with --checkpoint, --peer or --ultralytics")
 
 
+DEVICE = re.compile(r"^(cpu|cuda(:[0-9]+)?|[0-9]+)$")
+
+
+def check_flags(args) -> None:
+    """Before any work (no torch import, no export): devices spelled as torch spells them, a checkpoint that exists,
+    and every --imgsz runnable by the model: a multiple of its max stride whose token counts every area count
+    divides (from the definitions, as the workflow checks its configs)."""
+    from pathlib import Path
+
+    from ..errors import UserError
+
+    _refuse_knobs(args)
+    for device in args.devices:
+        if not DEVICE.match(device):
+            raise UserError(f"device {device!r} is not a torch device", key="--devices", allowed="cpu, cuda, cuda:N")
+    sizes = [(i, i) for i in args.imgsz]
+    if args.checkpoint:
+        if not Path(args.checkpoint).is_file():
+            raise UserError("checkpoint file does not exist", file=args.checkpoint, key="--checkpoint",
+                            allowed="a trained checkpoint (.pt)")
+        return
+    if args.peer or args.ultralytics:  # Ultralytics' own definitions: their largest stride is 32
+        bad = [i for i in args.imgsz if i % 32]
+        if bad:
+            raise UserError(f"image size {bad[0]} is not a multiple of the model's max stride 32", key="--imgsz",
+                            allowed="multiples of 32")
+        return
+    from ..models import shapes
+
+    for scale in args.scales:
+        try:
+            shapes.check_model(args.family, scale, args.task, args.hierarchy, dict(args.knob), {"--imgsz": sizes},
+                               where=f"{args.command} --scale {scale}")
+        except UserError as e:
+            raise UserError(e.what, file=e.file, key=e.key or "--imgsz", allowed=e.allowed) from None
+
+
 def cmd_latency(args) -> int:
     from .core import measure, write_results
 
-    _refuse_knobs(args)
+    check_flags(args)
     failed = 0
     for model in _models(args):
         result = measure(
@@ -89,7 +127,7 @@ def cmd_latency(args) -> int:
 
 
 def add_latency_parser(subparsers) -> argparse.ArgumentParser:
-    from ..cliargs import HELP_FORMAT, add_devices, example
+    from ..cliargs import HELP_FORMAT, add_devices, example, int_at_least, seconds
 
     p = subparsers.add_parser("latency", help="latency matrix: device x precision x runtime x batch x imgsz x backend",
                               formatter_class=HELP_FORMAT,
@@ -99,20 +137,21 @@ def add_latency_parser(subparsers) -> argparse.ArgumentParser:
     add_devices(p)
     p.add_argument("--precision", nargs="+", default=["fp32"], choices=list(registry.PRECISIONS))
     p.add_argument("--runtime", nargs="+", default=["eager"], choices=list(registry.runtimes()))
-    p.add_argument("--batch", nargs="+", type=int, default=[1])
-    p.add_argument("--imgsz", nargs="+", type=int, default=[640])
+    p.add_argument("--batch", nargs="+", type=int_at_least(1), default=[1])
+    p.add_argument("--imgsz", nargs="+", type=int_at_least(32), default=[640])
     p.add_argument("--backend", nargs="+", default=None, choices=list(backends()),
                    help="attention backend(s), one cell each (default: the model's knob); every cell records the "
                         "kernel that actually ran")
     p.add_argument("--scope", nargs="+", default=["forward"], choices=list(SCOPES),
                    help="forward: model only on a preprocessed tensor (paper convention); end2end: preprocessing + "
                         "forward + NMS on a uint8 image")
-    p.add_argument("--threads", type=int, default=None, help="CPU threads (default: physical cores)")
-    p.add_argument("--warmup-iters", type=int, default=10)
-    p.add_argument("--warmup-s", type=float, default=1.0)
-    p.add_argument("--min-iters", type=int, default=50)
-    p.add_argument("--min-s", type=float, default=2.0)
-    p.add_argument("--max-s", type=float, default=None, help="cap on the timed phase per cell (default: none)")
+    p.add_argument("--threads", type=int_at_least(1), default=None, help="CPU threads (default: physical cores)")
+    p.add_argument("--warmup-iters", type=int_at_least(0), default=10)
+    p.add_argument("--warmup-s", type=seconds(), default=1.0)
+    p.add_argument("--min-iters", type=int_at_least(2), default=50, help="timed iterations at least (2: a spread)")
+    p.add_argument("--min-s", type=seconds(), default=2.0)
+    p.add_argument("--max-s", type=seconds(positive=True), default=None,
+                   help="cap on the timed phase per cell (default: none)")
     p.add_argument("--tf32", action="store_true", help="allow TF32 in fp32 CUDA cells (default: true fp32)")
     p.add_argument("--compile-mode", default=None, help="torch.compile mode (default: torch's default)")
     p.add_argument("--onnx", default=None, help="time this ONNX file in the onnxruntime cells instead of exporting")
@@ -129,7 +168,7 @@ def add_latency_parser(subparsers) -> argparse.ArgumentParser:
 def cmd_profile(args) -> int:
     from .profile import profile, write_profiles
 
-    _refuse_knobs(args)
+    check_flags(args)
     profiles = []
     for model, device, imgsz, backend in ((m, d, i, b) for m in _models(args) for d in args.devices
                                           for i in args.imgsz for b in args.backend or [None]):
@@ -148,20 +187,20 @@ def cmd_profile(args) -> int:
 
 
 def add_profile_parser(subparsers) -> argparse.ArgumentParser:
-    from ..cliargs import HELP_FORMAT, add_devices, example
+    from ..cliargs import HELP_FORMAT, add_devices, example, int_at_least, seconds
 
     p = subparsers.add_parser("profile", help="params, GFLOPs (paper and true), attention share of FLOPs and latency, "
                                               "peak memory", formatter_class=HELP_FORMAT,
                               epilog=example("yolov12 profile --scales n s --imgsz 640 --json profile.json"))
     _add_model(p)
-    p.add_argument("--imgsz", nargs="+", type=int, default=[640])
-    p.add_argument("--batch", type=int, default=1)
+    p.add_argument("--imgsz", nargs="+", type=int_at_least(32), default=[640])
+    p.add_argument("--batch", type=int_at_least(1), default=1)
     add_devices(p)
     p.add_argument("--precision", default="fp32", choices=list(registry.PRECISIONS))
     p.add_argument("--backend", nargs="+", default=None, choices=list(backends()))
-    p.add_argument("--threads", type=int, default=None)
-    p.add_argument("--min-iters", type=int, default=10)
-    p.add_argument("--min-s", type=float, default=1.0)
+    p.add_argument("--threads", type=int_at_least(1), default=None)
+    p.add_argument("--min-iters", type=int_at_least(1), default=10)
+    p.add_argument("--min-s", type=seconds(), default=1.0)
     p.add_argument("--no-timing", action="store_true", help="FLOPs and memory only")
     p.add_argument("--json", default=None, help="write {env, profiles} to this file")
     p.set_defaults(func=cmd_profile)

@@ -39,6 +39,15 @@ def cmd_report(args: argparse.Namespace) -> int:
     if not results.is_dir():
         raise UserError("results directory does not exist", file=results, key="--results",
                         allowed="results/<config-name>/ written by the workflow's aggregate stage")
+    try:
+        entries = [p.name for p in results.iterdir()]
+    except OSError as e:
+        raise UserError(f"results directory cannot be read ({e.strerror or e})", file=results, key="--results",
+                        allowed="a readable results/<config-name>/") from None
+    if not any(name.endswith((".csv", ".csv.gz", ".json")) for name in entries):
+        raise UserError("results directory holds no aggregated file (accuracy.csv, latency.csv, studies.json, ...)",
+                        file=results, key="--results",
+                        allowed="results/<config-name>/ written by the workflow's aggregate stage")
     provenance = _provenance(args.provenance) if args.provenance else None
     if args.synthetic is not None:
         provenance = dict(provenance or {}, synthetic=args.synthetic)

@@ -110,7 +110,11 @@ def _one_line(e, source, error: type[UserError]) -> UserError:
         name = extra[0] if extra else "?"
         return error("unknown key", file=source, key=_key([*e.absolute_path, name]), allowed=allowed or "none")
     if e.validator == "enum":
-        return error(f"{e.instance!r} is not allowed", file=source, key=key or "<top>", allowed=e.validator_value)
+        from ..inputchecks import did_you_mean
+
+        hint = did_you_mean(e.instance, e.validator_value) if isinstance(e.instance, str) else ""
+        return error(f"{e.instance!r} is not allowed{hint}", file=source, key=key or "<top>",
+                     allowed=e.validator_value)
     if e.validator == "required":
         return error(e.message.replace("'", ""), file=source, key=key or "<top>")
     if e.validator in ("minItems", "minProperties"):
