@@ -54,3 +54,37 @@ def test_report_never_averages_the_sentinel():
     run = Run.__new__(Run)
     run.accuracy = [{"converged": "True", "AP_large": "-1.0"}, {"converged": "True", "AP_large": "-1.0"}]
     assert run.acc_values("AP_large") == []
+
+
+def test_ultralytics_block_dropped_when_it_disagrees_with_coco():
+    from yolov12.evaluate import cross_check
+
+    coco = {"bbox": {"AP": 0.41, "AP50": 0.60}}
+    agreeing = {"metrics/mAP50-95(B)": 0.405, "metrics/mAP50(B)": 0.598, "metrics/precision(B)": 0.7}
+    assert cross_check(agreeing, coco) == (agreeing, None)
+    emptied = {"metrics/mAP50-95(B)": 0.0, "metrics/mAP50(B)": 0.0}  # val labels emptied, val.json intact
+    block, reason = cross_check(emptied, coco)
+    assert block == {} and "mAP50-95(B)" in reason and "0.4100" in reason
+    # a gap on the COCO side is not a disagreement
+    assert cross_check(agreeing, {"bbox": {"AP": None, "AP50": None}}) == (agreeing, None)
+
+
+def test_table7_prints_the_optimizer_that_ran(tmp_path):
+    import csv
+
+    from yolov12.report.cells import Ctx
+    from yolov12.report.data import load_results
+    from yolov12.report.recipe_table import table7
+
+    (tmp_path / "config.json").write_text(json.dumps({"scales": ["n"], "train": {"recipe": {"optimizer": "auto"}}}))
+    cols = ["study", "variant", "scale", "task", "family", "hierarchy", "seed", "run_dir", "model_dir", "converged",
+            "AP", "optimizer_ran", "lr0_ran", "momentum_ran"]
+    with open(tmp_path / "accuracy.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(cols)
+        w.writerow(["scales", "n", "n", "detect", "yolov12", "full", 0, "d", "d", True, 0.3, "AdamW", 0.000714, 0.9])
+    table = table7(Ctx(load_results(tmp_path), synthetic=True))
+    text = "\n".join(" | ".join(c.text for c in row) for row in table.rows)
+    assert "optimizer=auto, ran AdamW" in text, text
+    assert "lr0=not set, ran 0.000714" in text, text
+    assert "not set" not in text.split("Optimizer")[1].split("\n")[0].replace("not set, ran", ""), text
