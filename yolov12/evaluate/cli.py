@@ -10,7 +10,7 @@ import argparse
 import json
 
 from ..registry import TASKS
-from .cocoeval import BACKENDS
+from .cocoeval import BACKENDS, STATS
 from .settings import PRECISION_CHOICES
 
 EXAMPLE = ("yolov12 val --model runs/detect/train/weights/best.pt --data datasets/synth-detect/data.yaml "
@@ -57,8 +57,16 @@ def cmd_val(args) -> int:
                       conf=args.conf, iou=args.iou, max_det=args.max_det, rect=not args.no_rect,
                       precision="fp16" if args.half else args.precision, batch=args.batch, device=args.device,
                       out=args.out, allow_subset=args.allow_subset)
-    summary = {t: {k: round(v, 4) for k, v in m.items() if isinstance(v, float)} for t, m in result["coco"].items()}
+    # a metric COCO could not measure (its -1, e.g. no large objects) is printed as null, with the reason in gaps
+    summary = {t: {k: (round(v, 4) if isinstance(v, float) else None) for k, v in m.items()
+                   if isinstance(v, float) or k in STATS[t]} for t, m in result["coco"].items()}
+    gaps = {t: m["gaps"] for t, m in result["coco"].items() if m.get("gaps")}
     counts = {k: v for k, v in result["counts"].items() if k != "dropped"}
-    print(json.dumps({"coco": summary, "ultralytics": result["ultralytics"], "precision": result["precision"],
-                      "counts": counts, "subset": result["subset"], "out": args.out}, indent=1))
+    shown = {"coco": summary, "ultralytics": result["ultralytics"], "precision": result["precision"],
+             "counts": counts, "subset": result["subset"], "out": args.out}
+    if gaps:
+        shown["gaps"] = gaps
+    if result.get("ultralytics_dropped"):
+        shown["ultralytics_dropped"] = result["ultralytics_dropped"]
+    print(json.dumps(shown, indent=1))
     return 0
