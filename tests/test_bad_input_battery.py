@@ -126,6 +126,9 @@ CASES += [("baseline-typo", study(lambda s: put(s, "baseline", "bsae"), "baselin
           ("variant-note-number", study(lambda s: put(s, "variants.k3.note", 5), "variants.k3.note")),
           ("study-title-missing", study(lambda s: s.pop("title") and s, "title"))]
 
+CASES += [(f"flag-path-{k}", cfg(k, "-rf")) for k in ("data.coco_root", "data.imagenet_root", "data.dota_root",
+                                                        "reference_logs", "ablations_dir")]
+
 # values checked only at the first job before: tracking URI, real data roots
 CASES += [(f"tracking={v}", cfg("mlflow.tracking_uri", v, "mlflow.tracking_uri")) for v in (
     "htp://x:5000", "localhost:5000", "http://127.0.0.1:9", "https://127.0.0.1:9", "postgresql://u@127.0.0.1:9/db",
@@ -258,13 +261,39 @@ def test_battery_is_large_enough():
     assert len(CASES) >= 200 and len({c[0] for c in CASES}) == len(CASES)
 
 
+def isolated(name: str, limit: float) -> tuple[str, str]:
+    """Run one case in a child process: a command that is still working after ``limit`` seconds accepted its input
+    (category C) -- on a checkout without the checks, a bad latency flag starts a real timing run."""
+    import subprocess
+
+    try:
+        proc = subprocess.run([sys.executable, __file__, "--one", name], capture_output=True, text=True,
+                              timeout=limit)
+    except subprocess.TimeoutExpired:
+        return "C", f"still working after {limit:g} s"
+    last = (proc.stdout.strip().splitlines() or ["B no result"])[-1]
+    return last[0], last[2:]
+
+
 if __name__ == "__main__":
     import tempfile
 
-    counts = {"A": 0, "B": 0, "C": 0, "D": 0}
-    for name, case in CASES:
+    by_name = dict(CASES)
+    if "--one" in sys.argv:
         with tempfile.TemporaryDirectory() as tmp:
-            category, what = run_case(case, Path(tmp))
+            category, what = run_case(by_name[sys.argv[sys.argv.index("--one") + 1]], Path(tmp))
+        print(f"{category} {' '.join(what.split())}")
+        sys.exit(0)
+    limit = float(sys.argv[sys.argv.index("--isolate") + 1]) if "--isolate" in sys.argv else None
+    start = sys.argv[sys.argv.index("--start") + 1] if "--start" in sys.argv else None
+    names = [n for n, _ in CASES]
+    counts = {"A": 0, "B": 0, "C": 0, "D": 0}
+    for name, case in CASES[names.index(start) if start else 0:]:
+        if limit is not None:
+            category, what = isolated(name, limit)
+        else:
+            with tempfile.TemporaryDirectory() as tmp:
+                category, what = run_case(case, Path(tmp))
         counts[category] += 1
         if category != "A" or "-v" in sys.argv:
             print(f"{category} {name}: {what}"[:400])

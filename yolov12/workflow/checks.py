@@ -83,6 +83,7 @@ def check_selection(plan: Plan) -> None:
     from . import studies
 
     c, folder = plan.config, plan.ablations_dir
+    inputchecks.check_path_values(c, plan.source)
     inputchecks.check_study_names(c["studies"], folder, plan.source)
     selected = studies.study_files(c["studies"], folder, plan.source)
     groups: dict[str, list[str]] = {}

@@ -167,6 +167,20 @@ def check_finite(node: Any, source, key: str = "") -> None:
 
 
 # ------------------------------------------------------------------------------------------------ names
+PATH_KEYS = ("ablations_dir", "reference_logs", "data.coco_root", "data.imagenet_root", "data.dota_root")
+
+
+def check_path_values(config: dict[str, Any], source) -> None:
+    """Folders the jobs get on their command line: one starting with '-' would be read as a flag there."""
+    for dotted in PATH_KEYS:
+        node: Any = config
+        for part in dotted.split("."):
+            node = node.get(part) if isinstance(node, dict) else None
+        if isinstance(node, str) and node.strip().startswith("-"):
+            raise UserError(f"{node!r} reads as a command-line flag", file=source, key=dotted,
+                            allowed="a folder path (write ./-name for a folder whose name starts with '-')")
+
+
 def check_study_names(names: list[str], directory: Path, source) -> None:
     """``all`` alone selects every study; mixed with names, the unknown one is blamed, else the mix is refused."""
     if "all" not in names or names == ["all"] or not directory.is_dir():
