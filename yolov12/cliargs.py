@@ -44,15 +44,19 @@ def int_at_least(low: int):
     return parse
 
 
+MAX_SECONDS = 3600.0  # a timing setting beyond an hour per cell is a typo (the config schema has the same bound)
+
+
 def seconds(positive: bool = False):
-    """An argparse type: a finite number of seconds, >= 0 (or > 0)."""
+    """An argparse type: a number of seconds, >= 0 (or > 0) and at most an hour."""
     def parse(text: str) -> float:
         try:
             value = float(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-        if value != value or value in (float("inf"), float("-inf")) or value < 0 or (positive and value == 0):
-            raise argparse.ArgumentTypeError(f"{text} must be a finite number {'>' if positive else '>='} 0")
+        if not (0 < value if positive else 0 <= value) or not value <= MAX_SECONDS:  # NaN fails both
+            raise argparse.ArgumentTypeError(f"{text} must be a number of seconds {'>' if positive else '>='} 0 "
+                                             f"and <= {MAX_SECONDS:g}")
         return value
 
     parse.__name__ = "seconds"
