@@ -16,6 +16,9 @@ config.clear()
 config.update(PLAN.config)  # validated, defaults filled in: what the rules and the report see
 
 PYTHON = sys.executable
+# jobs find the interpreter in their environment, not in a param or the command: moving the checkout (and its
+# virtual environment) reruns nothing
+os.environ.setdefault("YOLOV12_PYTHON", PYTHON)
 RESULTS = PLAN.results
 REPORTS = f"reports/{PLAN.name}"
 MLFLOW_URI = PLAN.tracking_uri

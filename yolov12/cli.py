@@ -101,7 +101,7 @@ def cmd_workflow(args) -> int:
     if args.workflow_command == "run":
         from .workflow.jobs import run
 
-        run(args.kind, args.spec, args.out)
+        run(args.kind, args.spec, args.out, args.store, args.gpus, args.data, args.train)
         return 0
     from .workflow.aggregate import aggregate_from_config
 
@@ -143,8 +143,12 @@ def add_workflow_parsers(sub) -> None:
     p.add_argument("--basedir", default=".", help="the workflow's folder (ablations_dir is relative to it)")
     p = wsub.add_parser("run", help="run one job from its spec")
     p.add_argument("kind", choices=list(registry.JOB_KINDS))
-    p.add_argument("--spec", required=True, help="the job spec (JSON text, or a file)")
+    p.add_argument("--spec", required=True, help="the job's identity (JSON text, or a file)")
     p.add_argument("--out", required=True)
+    p.add_argument("--store", help="the MLflow store's marker (holds the tracking URI)")
+    p.add_argument("--gpus", type=int, default=0, help="GPUs the job holds (its resources)")
+    p.add_argument("--data", help="the data manifest (train, evaluate)")
+    p.add_argument("--train", help="the training's result (evaluate)")
     p = wsub.add_parser("store", help="create the MLflow store's schema and the jobs experiment (once, first)")
     p.add_argument("--uri", required=True)
     p.add_argument("--results", required=True)
