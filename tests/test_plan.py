@@ -65,7 +65,7 @@ def test_paper_profile_declares_its_resources(tmp_path):
     plan = make_plan(load_yaml(PAPER), str(PAPER), ROOT)
     train = plan.snakemake_resources("train")
     assert train["gpu"] == 8 and train["cpus_per_task"] >= 8 and train["mem_mb"] > 0 and train["runtime"] > 0
-    assert plan.train_args(plan.runs[0])["device"] == "0,1,2,3,4,5,6,7"  # its own 8 devices, numbered from 0
+    assert plan.device("train") == "0,1,2,3,4,5,6,7"  # its own 8 devices, numbered from 0
     assert plan.snakemake_resources("latency")["gpu"] == 1 and "--exclusive" in plan.snakemake_resources(
         "latency")["slurm_extra"]
     spec = json.loads(plan.spec_json("evaluate", plan.run_dirs("evaluate")[0]))
@@ -102,10 +102,13 @@ if {extra_knob}:
     # a new knob whose default changes nothing
     K.Knobs = dataclasses.make_dataclass("Knobs", [("new_knob", int, dataclasses.field(default=0))], bases=(K.Knobs,),
                                          frozen=True)
-from yolov12.workflow.studies import all_runs
-runs = all_runs(["all"], ["n", "s", "m", "l", "x"], {str(ROOT / "ablations")!r}, [0], ["extras"])
+from yolov12.workflow.plan import make_plan
+from yolov12.yamlio import load_yaml
+config = load_yaml({str(ROOT / "workflows" / "config" / "default.yaml")!r})
+config.update(scales=["n", "s", "m", "l", "x"], opt_in=["extras"])
+runs = make_plan(config, "default.yaml", {str(ROOT)!r}).runs
 assert {extra_knob} == ("new_knob" in runs[0].knobs)
-print(json.dumps({{f"{{r.study}}/{{r.variant}}/{{r.scale}}": r.run_dir for r in runs}}))
+print(json.dumps({{f"{{r.study}}/{{r.variant}}/{{r.scale}}/{{r.seed}}": [r.run_dir, r.model_dir] for r in runs}}))
 """
     proc = subprocess.run([PY, "-c", code], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -117,21 +120,31 @@ def test_adding_a_neutral_knob_renames_no_run_directory():
     assert len(before) > 80 and before == after
 
 
-def test_run_dir_names_what_differs():
+def test_run_dirs_are_digests_of_canonical_identities(tmp_path):
+    """A readable prefix and the digest of the identity: equal runs share a folder, a seed written 1.0 is the seed 1,
+    the default spelled out is the default, and an architecture's folder ignores the recipe and the seed."""
+    from yolov12.workflow.plan import make_plan
     from yolov12.workflow.studies import Run, canonical_knobs, knob_delta
+    from yolov12.yamlio import load_yaml
+
+    plan = make_plan(load_yaml(ROOT / "workflows" / "config" / "default.yaml"), "default.yaml", ROOT)
 
     def run(scale="n", knobs=None, train=None, seed=0):
         k = canonical_knobs("yolov12", scale, "detect", "full", knobs or {})
         return Run("s", "T", "v", "yolov12", "detect", "full", scale, seed, k,
                    knob_delta("yolov12", scale, "detect", "full", k), train or {}, ("train",), "s.yaml")
 
-    assert run().run_dir == "yolov12n-detect-full-base"
+    base = plan.train_dir(run())
+    assert base.startswith("yolov12n-detect-full-s0-") and len(base.rsplit("-", 1)[1]) == 12
     # the L default spelled out (residual on, layer scale 0.01, MLP ratio 1.2) is the L baseline
-    assert run("l", {"residual": "on", "layer_scale": 0.01, "mlp_ratio": 1.2}).run_dir == "yolov12l-detect-full-base"
+    assert plan.train_dir(run("l", {"residual": "on", "layer_scale": 0.01, "mlp_ratio": 1.2})) == plan.train_dir(
+        run("l"))
     a, b = run(knobs={"pe_kernel": 3}), run(knobs={"pe_kernel": 3}, seed=1)
-    assert a.identity == {"model": "yolov12n-detect-full", "knobs": {"pe_kernel": 3}}
-    assert a.run_dir != b.run_dir and a.run_dir != run().run_dir
-    assert run(train={"epochs_scale": 0.5}).run_dir not in (a.run_dir, run().run_dir)
+    assert plan.train_dir(a) != plan.train_dir(b) and plan.train_dir(a) != base
+    assert plan.arch_dir(a) == plan.arch_dir(b) != plan.arch_dir(run())  # one architecture, measured once
+    assert plan.train_dir(run(train={"epochs_scale": 0.5})) not in (plan.train_dir(a), base)
+    assert plan.arch_dir(run(train={"epochs_scale": 0.5})) == plan.arch_dir(run())
+    assert plan.train_dir(run(seed=1.0)) == plan.train_dir(run(seed=1))  # canonical: 1.0 is 1
 
 
 def test_renaming_studies_and_variants_changes_no_spec(tmp_path):

@@ -229,8 +229,10 @@ class Plan:
         return args
 
     def architecture(self, run: studies.Run, nc: int) -> dict[str, Any]:
+        """The model: its definition and the knobs that differ from the definition's resolved defaults at its
+        scale (so a new knob with a neutral default changes no identity; building from these gives the model)."""
         return {"family": run.family, "scale": run.scale, "task": run.task, "hierarchy": run.hierarchy,
-                "knobs": run.knobs, "nc": nc, **({"peer": run.peer} if run.peer else {})}
+                "knobs": run.delta, "nc": nc, **({"peer": run.peer} if run.peer else {})}
 
     def train_identity(self, run: studies.Run) -> dict[str, Any]:
         return identity.canonical({
@@ -243,7 +245,7 @@ class Plan:
         return identity.canonical({"model": self.architecture(run, PAPER_NC[run.task])})
 
     def train_dir(self, run: studies.Run) -> str:
-        return identity.directory(f"{run.model_name}-s{run.seed}", self.train_identity(run))
+        return identity.directory(f"{run.model_name}-s{identity.canonical(run.seed)}", self.train_identity(run))
 
     def arch_dir(self, run: studies.Run) -> str:
         return identity.directory(f"{run.model_name}-arch", self.arch_identity(run))
