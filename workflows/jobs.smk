@@ -1,8 +1,9 @@
 # Job stage: one rule per job kind of the registry (train, evaluate, complexity, latency, export), generated here.
 # A job's one param is its identity (docs/identity.md): Snakemake reruns a job exactly when its identity changes
 # (--rerun-triggers params), or when what it reads was remade (a training's evaluation). Where it runs reaches it
-# on its command line, outside the params: the output path, the MLflow store's marker (read as `ancient`: a new
-# tracking URI remakes the store, not the jobs), its GPU count from its resources, its data manifest. Resources come
+# on its command line, outside the params: the output path, its inputs (the MLflow store's marker, read as
+# `ancient`: a new tracking URI remakes the store, not the jobs; its data manifest; the training's result), its GPU
+# count from its resources. Resources come
 # from the config (resources.<kind>): gpu and cpus on one node, runtime / mem_mb / cpus_per_task / gpu as SLURM
 # requests. Timing jobs also ask SLURM for a node of their own.
 def _job_inputs(kind, run_dir):
@@ -10,15 +11,6 @@ def _job_inputs(kind, run_dir):
     inputs["store"] = ancient(inputs["store"])
     inputs.update(PLAN.damaged_weights(kind, run_dir))
     return inputs
-
-
-def _job_command(kind):
-    """The command of a kind: its named inputs as options (each kind reads a fixed set)."""
-    named = {"data": "--data {input.data}", "train": "--train {input.train}"}
-    options = " ".join(o for name, o in named.items() if name in PLAN.input_names(kind))
-    return ("OMP_NUM_THREADS={threads} \"$YOLOV12_PYTHON\" -m yolov12 workflow run " + kind
-            + " --spec {params.identity:q} --out {output} --store {input.store} --gpus {resources.gpu} "
-            + options + " > {log} 2>&1")
 
 
 for _kind in JOB_KINDS.values():
@@ -32,6 +24,7 @@ for _kind in JOB_KINDS.values():
         output:
             f"{RESULTS}/runs/{{run_dir}}/{_kind.result}",
         params:
+            kind=_kind.name,  # constant per rule (and in the identity): never a trigger of its own
             identity=lambda w, k=_kind.name: PLAN.identity_json(k, w.run_dir),
         log:
             f"{RESULTS}/logs/{_kind.name}/{{run_dir}}.log",
@@ -42,7 +35,8 @@ for _kind in JOB_KINDS.values():
             **PLAN.snakemake_resources(_kind.name),
         retries: _res["retries"]
         shell:
-            _job_command(_kind.name)
+            "OMP_NUM_THREADS={threads} \"$YOLOV12_PYTHON\" -m yolov12 workflow run {params.kind}"
+            " --spec {params.identity:q} --out {output} --gpus {resources.gpu} --inputs {input:q} > {log} 2>&1"
 
 
 # A training whose weights are gone, truncated or replaced since it recorded them (train.json): this job removes the

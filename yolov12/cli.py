@@ -101,11 +101,11 @@ def cmd_workflow(args) -> int:
     if args.workflow_command == "run":
         from .workflow.jobs import run
 
-        run(args.kind, args.spec, args.out, args.store, args.gpus, args.data, args.train)
+        run(args.kind, args.spec, args.out, args.gpus, args.inputs)
         return 0
     from .workflow.aggregate import aggregate_from_config
 
-    for kind, path in aggregate_from_config(args.config, args.results, args.basedir).items():
+    for kind, path in aggregate_from_config(args.config, args.results, args.basedir, args.uri).items():
         print(f"{kind}: {path}")
     return 0
 
@@ -145,10 +145,9 @@ def add_workflow_parsers(sub) -> None:
     p.add_argument("kind", choices=list(registry.JOB_KINDS))
     p.add_argument("--spec", required=True, help="the job's identity (JSON text, or a file)")
     p.add_argument("--out", required=True)
-    p.add_argument("--store", help="the MLflow store's marker (holds the tracking URI)")
     p.add_argument("--gpus", type=int, default=0, help="GPUs the job holds (its resources)")
-    p.add_argument("--data", help="the data manifest (train, evaluate)")
-    p.add_argument("--train", help="the training's result (evaluate)")
+    p.add_argument("--inputs", nargs="*", default=[],
+                   help="what the job reads: the MLflow store's marker, its data manifest, the training's result")
     p = wsub.add_parser("store", help="create the MLflow store's schema and the jobs experiment (once, first)")
     p.add_argument("--uri", required=True)
     p.add_argument("--results", required=True)
@@ -163,6 +162,7 @@ def add_workflow_parsers(sub) -> None:
     p.add_argument("--config", required=True, help="the workflow's resolved config (JSON text, or a file)")
     p.add_argument("--results", required=True)
     p.add_argument("--basedir", default=".", help="the workflow's folder (ablations_dir is relative to it)")
+    p.add_argument("--uri", help="the MLflow store (default: the config's)")
     wf.set_defaults(func=cmd_workflow)
 
 

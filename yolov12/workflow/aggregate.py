@@ -145,10 +145,12 @@ def aggregate(plan: Plan) -> dict[str, Path]:
     return written
 
 
-def aggregate_from_config(config_text: str, results: str, basedir: str = ".") -> dict[str, Path]:
+def aggregate_from_config(config_text: str, results: str, basedir: str = ".",
+                          uri: str | None = None) -> dict[str, Path]:
     text = config_text.strip()
     config = json.loads(text if text.startswith("{") else Path(text).read_text())
     plan = make_plan(config, "aggregate --config", basedir)
+    plan.tracking_override = uri
     if Path(plan.results) != Path(results):
         raise ValueError(f"--results {results} is not the config's results folder {plan.results}")
     return aggregate(plan)

@@ -79,14 +79,25 @@ def claim_folder(kind: str, ident: dict[str, Any], run_dir: Path) -> None:
     write_json(path, mine, indent=1)
 
 
-def run(kind: str, spec_text: str, out: str | Path, store: str | None = None, gpus: int = 0,
-        data: str | None = None, train: str | None = None) -> dict[str, Any]:
+def named_inputs(inputs: list[str]) -> dict[str, str]:
+    """The job's inputs by role: the store's marker, a training's result, else the data manifest."""
+    named: dict[str, str] = {}
+    for path in inputs:
+        name = Path(path).name
+        role = {"store.ready": "store", JOB_KINDS["train"].result: "train", "weights.damaged": None}.get(name, "data")
+        if role:
+            named[role] = path
+    return named
+
+
+def run(kind: str, spec_text: str, out: str | Path, gpus: int = 0, inputs: list[str] = ()) -> dict[str, Any]:
     if kind not in JOB_KINDS:
         raise UserError(f"{kind!r} is not a job kind", key="KIND", allowed=list(JOB_KINDS))
     job = JOB_KINDS[kind]
     out = Path(out)
     ident = load_spec(spec_text)
-    spec = with_context(kind, ident, out, store, gpus, data, train)
+    named = named_inputs(list(inputs))
+    spec = with_context(kind, ident, out, named.get("store"), gpus, named.get("data"), named.get("train"))
     out.unlink(missing_ok=True)  # a rerun starts from nothing
     claim_folder(kind, ident, out.parent)
     results_dir = Path(spec["run_dir"]).parents[1]

@@ -38,6 +38,7 @@ class Plan:
     config: dict[str, Any]
     source: str  # the config file(s), for messages
     ablations_dir: Path
+    tracking_override: str | None = None  # the aggregation's store, as the store rule recorded it
 
     # ------------------------------------------------------------------------------------------ runs
     @cached_property
@@ -152,6 +153,21 @@ class Plan:
 
     def config_json(self) -> str:
         return json.dumps(self.config, sort_keys=True, separators=(",", ":"))
+
+    def aggregate_config_json(self) -> str:
+        """The config the aggregation rebuilds the plan from, canonical, without what no aggregated number depends
+        on (resources, the tracking URI: it gets the store from the store rule's marker)."""
+        config = {k: v for k, v in self.config.items() if k != "resources"}
+        config["mlflow"] = {**config.get("mlflow", {}), "tracking_uri": None}
+        return identity.dumps(config)
+
+    def labels_digest(self) -> str:
+        """The labels the aggregation writes (study and variant names, titles, notes, tables): a param of the
+        aggregation only, so renaming a variant or editing a note reruns the aggregation and the report, nothing
+        else."""
+        index = self.index()
+        return identity.digest({"rows": index["rows"],
+                                "studies": [{k: v for k, v in s.items() if k != "file"} for s in index["studies"]]})
 
     def synth_options(self) -> str:
         s = self.config["data"]["synthetic"]
@@ -280,6 +296,8 @@ class Plan:
 
     @property
     def tracking_uri(self) -> str:
+        if self.tracking_override:
+            return self.tracking_override
         return tracking.tracking_uri(self.results, self.config["mlflow"]["tracking_uri"])
 
     # ------------------------------------------------------------------------------------------ index
