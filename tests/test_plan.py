@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 from conftest import ROOT
@@ -246,3 +247,22 @@ def test_a_registered_runtime_is_a_choice_of_a_config(tmp_path):
     accepted = subprocess.run(check, capture_output=True, text=True, timeout=300,
                               env={**env, "YOLOV12_PLUGINS": "myruntimes"})
     assert accepted.returncode == 0, accepted.stderr
+
+
+@pytest.mark.parametrize("text, key", [("variants:\n  off: {}\n", "variants.False"),
+                                       ("variants:\n  base: {seeds: [1.5]}\n", "variants.base.seeds")])
+def test_a_yaml_boolean_variant_name_or_a_fractional_seed_is_refused(tmp_path, text, key):
+    """An unquoted `off:` would be the variant False, a seed 1.5 no seed at all: refused at parse, naming the key."""
+    from yolov12.errors import UserError
+    from yolov12.workflow.plan import make_plan
+    from yolov12.yamlio import load_yaml
+
+    (tmp_path / "ablations").mkdir()
+    (tmp_path / "ablations" / "s.yaml").write_text("study: s\ntable: Table 2\ntitle: t\nscales: [n]\n" + text)
+    config = {**load_yaml(ROOT / "workflows" / "config" / "default.yaml"), "studies": ["s"],
+              "ablations_dir": str(tmp_path / "ablations")}
+    with pytest.raises(UserError) as e:
+        make_plan(config, "c.yaml", ROOT)
+    assert e.value.key.startswith(key) and "s.yaml" in str(e.value)
+    if "off" in text:
+        assert "quote" in str(e.value)

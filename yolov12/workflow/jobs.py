@@ -95,9 +95,13 @@ def run(kind: str, spec_text: str, out: str | Path, gpus: int = 0, inputs: list[
         raise UserError(f"{kind!r} is not a job kind", key="KIND", allowed=list(JOB_KINDS))
     job = JOB_KINDS[kind]
     out = Path(out)
-    ident = load_spec(spec_text)
-    named = named_inputs(list(inputs))
-    spec = with_context(kind, ident, out, named.get("store"), gpus, named.get("data"), named.get("train"))
+    given = load_spec(spec_text)
+    if "identity" in given:  # a whole spec (Plan.spec: a job run by hand or by a test)
+        ident, spec = given["identity"], given
+    else:  # an identity, as the workflow gives it: where the job runs comes from its command line
+        ident = given
+        named = named_inputs(list(inputs))
+        spec = with_context(kind, ident, out, named.get("store"), gpus, named.get("data"), named.get("train"))
     out.unlink(missing_ok=True)  # a rerun starts from nothing
     claim_folder(kind, ident, out.parent)
     results_dir = Path(spec["run_dir"]).parents[1]

@@ -283,13 +283,22 @@ class Plan:
         return identity.canonical({"job": kind, **self.arch_identity(run), **settings})
 
     def spec(self, kind: str, run_dir: str) -> dict[str, Any]:
-        """The job's identity (kept as ``spec`` for callers of the earlier name)."""
-        return self.identity(kind, run_dir)
+        """The identity with where the job runs added as the job adds it (this config's resources, its store):
+        what ``yolov12 workflow run KIND --spec`` takes outside Snakemake (tests, a job run by hand)."""
+        from .jobs import with_context
+
+        run = self.groups[run_dir][0]
+        out = Path(self.result_path(kind, run_dir))
+        data = self.dataset(run.task)["manifest"] if kind in ("train", "evaluate") else None
+        spec = with_context(kind, self.identity(kind, run_dir), out, None, self.resources(kind)["gpus"], data, None)
+        spec["mlflow"] = {"uri": self.tracking_uri}
+        return spec
+
+    def spec_json(self, kind: str, run_dir: str) -> str:
+        return json.dumps(self.spec(kind, run_dir), sort_keys=True, separators=(",", ":"))
 
     def identity_json(self, kind: str, run_dir: str) -> str:
         return identity.dumps(self.identity(kind, run_dir))
-
-    spec_json = identity_json
 
     def eval_imgsz(self, run: studies.Run) -> int:
         return int({**self.config["train"]["per_task"].get(run.task, {})}.get("imgsz", self.config["train"]["imgsz"]))
