@@ -146,10 +146,18 @@ class Plan:
         return [f"{self.results}/{name}" for name in AGGREGATED]
 
     def rebuild_inputs(self) -> list[str]:
-        """``.rebuild`` when an aggregation exists but one of its job results is gone (it is then remade)."""
-        made = os.path.exists(self.aggregated()[0])
-        missing = not all(os.path.exists(p) for kind in JOB_KINDS for p in self.outputs(kind))
-        return [f"{self.results}/.rebuild"] if made and missing else []
+        """``.rebuild`` when one of the results an aggregation was made from is gone (it is then remade). A result
+        the aggregation never had (a new identity's folder) needs none: its job runs and the aggregation follows."""
+        import csv
+
+        jobs_csv = f"{self.results}/jobs.csv"
+        if not os.path.exists(jobs_csv):
+            return []
+        with open(jobs_csv, newline="") as f:
+            had = {(row["kind"], row["run_dir"]) for row in csv.DictReader(f)}
+        gone = any((kind, d) in had and not os.path.exists(self.result_path(kind, d))
+                   for kind in JOB_KINDS for d in self.run_dirs(kind))
+        return [f"{self.results}/.rebuild"] if gone else []
 
     def config_json(self) -> str:
         return json.dumps(self.config, sort_keys=True, separators=(",", ":"))
