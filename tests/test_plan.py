@@ -266,3 +266,34 @@ def test_a_yaml_boolean_variant_name_or_a_fractional_seed_is_refused(tmp_path, t
     assert e.value.key.startswith(key) and "s.yaml" in str(e.value)
     if "off" in text:
         assert "quote" in str(e.value)
+
+
+def test_identity_is_canonical_and_real_data_is_known_by_content(tmp_path, monkeypatch):
+    """1.0 is 1 and key order is nothing; a real dataset's identity follows its annotation bytes and image count,
+    not where it lives; its checksums are cached only under .snakemake/ (nothing is written without one)."""
+    import shutil
+
+    from yolov12.workflow import identity
+
+    assert identity.dumps({"b": [1.0, 2.5], "a": {"y": 0.0, "x": True}}) == '{"a":{"x":true,"y":0},"b":[1,2.5]}'
+    assert identity.digest({"seed": 1.0, "lr0": 0.01}) == identity.digest({"lr0": 0.01, "seed": 1})
+    monkeypatch.chdir(tmp_path)
+    root = tmp_path / "coco"
+    (root / "annotations").mkdir(parents=True)
+    (root / "val2017").mkdir()
+    (root / "annotations" / "instances_val2017.json").write_text('{"images": []}')
+    (root / "val2017" / "1.jpg").write_bytes(b"x")
+
+    def ident(r):
+        return identity.real_dataset("coco", str(r), ["annotations/instances_val2017.json"], ["val2017"])
+
+    first = ident(root)
+    assert list(tmp_path.rglob("*.json*")) == [root / "annotations" / "instances_val2017.json"]  # no cache written
+    shutil.copytree(root, tmp_path / "moved")
+    assert ident(tmp_path / "moved") == first  # content, not location
+    (tmp_path / ".snakemake").mkdir()
+    assert ident(root) == first and identity.CACHE.is_file()  # cached under Snakemake's folder
+    (root / "val2017" / "2.jpg").write_bytes(b"y")
+    assert ident(root) != first  # one more image
+    (root / "annotations" / "instances_val2017.json").write_text('{"images": [1]}')
+    assert ident(root)["annotations/instances_val2017.json"] != first["annotations/instances_val2017.json"]

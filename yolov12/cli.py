@@ -57,7 +57,7 @@ def cmd_summary(args) -> int:
 def cmd_variants(args) -> int:
     import json
 
-    from .workflow.studies import all_runs, by_run_dir
+    from .workflow.studies import all_runs
 
     runs = all_runs(args.studies, args.scales, args.ablations_dir, args.seeds, args.opt_in)
     for run in runs:
@@ -69,10 +69,13 @@ def cmd_variants(args) -> int:
             print(json.dumps({**run.row(), "table": run.table, "default_model": run.is_default,
                               "measure": list(run.measure), "knobs": run.knobs}))
         else:
-            print(f"{run.study:10s} {run.variant:20s} {run.scale} s{run.seed} {run.run_dir:36s} "
+            print(f"{run.study:10s} {run.variant:20s} {run.scale} s{run.seed} {run.model_name:28s} "
                   f"{'default ' if run.is_default else ''}{delta}")
     if not args.json:
-        print(f"{len(runs)} study runs, {len(by_run_dir(runs))} distinct run directories")
+        # run directories are named from the config's recipe and data too: `yolov12 workflow check CONFIG` counts them
+        models = {(r.model_name, json.dumps(r.delta, sort_keys=True), json.dumps(r.train, sort_keys=True), r.seed)
+                  for r in runs}
+        print(f"{len(runs)} study runs, {len(models)} distinct models and recipes")
     return 0
 
 
