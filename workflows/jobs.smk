@@ -40,12 +40,13 @@ for _kind in JOB_KINDS.values():
 
 
 # A training whose weights are gone, truncated or replaced since it recorded them (train.json): this job removes the
-# training's checkpoints, so the training reruns from nothing, before any job that would read them.
+# training's checkpoints, so the training reruns from nothing, before any job that would read them. The marker
+# (named by what was found) stays: an input of the training from then on (Plan.damaged_weights).
 rule weights_damaged:
     output:
-        temp(f"{RESULTS}/runs/{{run_dir}}/weights.damaged"),
+        f"{RESULTS}/runs/{{run_dir}}/weights.damaged.{{found}}",
     log:
-        f"{RESULTS}/logs/weights_damaged/{{run_dir}}.log",
+        f"{RESULTS}/logs/weights_damaged/{{run_dir}}.{{found}}.log",
     localrule: True
     shell:
         "(echo 'recorded weights changed: retraining'; rm -rfv $(dirname {output})/train/weights) > {log} 2>&1;"

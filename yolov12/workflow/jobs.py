@@ -84,9 +84,10 @@ def named_inputs(inputs: list[str]) -> dict[str, str]:
     named: dict[str, str] = {}
     for path in inputs:
         name = Path(path).name
-        role = {"store.ready": "store", JOB_KINDS["train"].result: "train", "weights.damaged": None}.get(name, "data")
-        if role:
-            named[role] = path
+        if name.startswith("weights.damaged."):
+            continue
+        role = {"store.ready": "store", JOB_KINDS["train"].result: "train"}.get(name, "data")
+        named[role] = path
     return named
 
 

@@ -119,25 +119,28 @@ class Plan:
         return ("store", *(("data",) if kind in ("train", "evaluate") else ()), *JOB_KINDS[kind].after)
 
     def damaged_weights(self, kind: str, run_dir: str) -> dict[str, str]:
-        """``weights.damaged`` as an input of a training whose weights are not what its result recorded (gone,
-        truncated, replaced: their size or modification time differs); its rule removes them and the training,
-        then everything after it, reruns. Read at parse time: noticed at the next invocation, before any job."""
+        """A training's damage markers as its inputs. When its weights are not what its result recorded (gone,
+        truncated, replaced: their size or modification time differs), a new marker ``weights.damaged.<digest of
+        what was found>`` joins them: its rule removes the checkpoints and the training, then everything after it,
+        reruns. Markers made earlier stay inputs (the set of inputs Snakemake compares is then the same at the next
+        invocation). Read at parse time: noticed at the next invocation, before any job."""
         if kind != "train":
             return {}
-        result = Path(self.result_path("train", run_dir))
+        folder = Path(self.results) / "runs" / run_dir
+        markers = sorted(p.name for p in folder.glob("weights.damaged.*")) if folder.is_dir() else []
         try:
-            weights = json.loads(result.read_text()).get("weights") or {}
+            weights = json.loads((folder / JOB_KINDS["train"].result).read_text()).get("weights") or {}
         except (OSError, ValueError):
-            return {}
-        if not weights.get("path"):
-            return {}
-        path = result.parent / weights["path"]
-        try:
-            st = path.stat()
-            intact = st.st_size == weights["bytes"] and st.st_mtime_ns == weights["mtime_ns"]
-        except OSError:
-            intact = False
-        return {} if intact else {"damaged": f"{self.results}/runs/{run_dir}/weights.damaged"}
+            weights = {}
+        if weights.get("path"):
+            try:
+                st = (folder / weights["path"]).stat()
+                found = {"bytes": st.st_size, "mtime_ns": st.st_mtime_ns}
+            except OSError:
+                found = {"missing": True}
+            if found != {"bytes": weights["bytes"], "mtime_ns": weights["mtime_ns"]}:
+                markers.append(f"weights.damaged.{identity.digest({**found, 'recorded': weights})}")
+        return {f"damaged{i}": f"{self.results}/runs/{run_dir}/{m}" for i, m in enumerate(dict.fromkeys(markers))}
 
     def benchmarks(self) -> list[str]:
         return [f"{self.results}/benchmarks/{kind}/{d}.tsv" for kind in JOB_KINDS for d in self.run_dirs(kind)]
