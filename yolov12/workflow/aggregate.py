@@ -107,8 +107,9 @@ def aggregate(plan: Plan) -> dict[str, Path]:
     for row in index["rows"]:
         run_dir = results / "runs" / row["run_dir"]
         base = {"config": plan.name, **{k: row[k] for k in IDENTITY}, "model_dir": row["model_dir"],
+                "trained_model": row["trained_model"],
                 "baseline": baselines.get(row["study"], {}).get(row["scale"]) == row["variant"]}
-        model_dir = results / "runs" / row["model_dir"]  # seed-independent measurements: seed 0's folder
+        model_dir = results / "runs" / row["model_dir"]  # the architecture's measurements: one folder per architecture
         files = {k: (run_dir if j.per_seed else model_dir) / j.result for k, j in JOB_KINDS.items()}
         train, ev = load(files["train"]), load(files["evaluate"])
         if train is not None:  # a diverged or not yet evaluated run still says how its training ended
@@ -144,10 +145,12 @@ def aggregate(plan: Plan) -> dict[str, Path]:
     return written
 
 
-def aggregate_from_config(config_text: str, results: str, basedir: str = ".") -> dict[str, Path]:
+def aggregate_from_config(config_text: str, results: str, basedir: str = ".",
+                          uri: str | None = None) -> dict[str, Path]:
     text = config_text.strip()
     config = json.loads(text if text.startswith("{") else Path(text).read_text())
     plan = make_plan(config, "aggregate --config", basedir)
+    plan.tracking_override = uri
     if Path(plan.results) != Path(results):
         raise ValueError(f"--results {results} is not the config's results folder {plan.results}")
     return aggregate(plan)

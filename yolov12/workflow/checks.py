@@ -74,7 +74,7 @@ def model_sizes(plan: Plan, run: Run) -> dict[str, list[tuple[int, int]]]:
     from ..models import model_yaml, shapes
 
     c = plan.config
-    kinds = plan.kinds(run.run_dir)
+    kinds = plan.kinds(run.run_dir) + plan.kinds(run.model_dir)  # its training's folder and its architecture's
     sizes: dict[str, list[tuple[int, int]]] = {}
     if "train" in kinds:
         imgsz = plan.eval_imgsz(run)

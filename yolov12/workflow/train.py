@@ -172,6 +172,20 @@ def _train(spec: dict[str, Any], run_dir: Path, resume_from: Path | None, job, l
                 trainer=trainer_class(task))
 
 
+def weights_record(path: Path, run_dir: Path) -> dict[str, Any]:
+    """What the workflow checks the weights against at its next invocation (size, mtime: cheap at every parse) and
+    what every result that used them records (the checksum)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    st = path.stat()
+    return {"path": str(path.relative_to(run_dir)), "sha256": h.hexdigest(), "bytes": st.st_size,
+            "mtime_ns": st.st_mtime_ns}
+
+
 def collect(spec: dict[str, Any], run_dir: Path, attempts: list[dict[str, Any]]) -> dict[str, Any]:
     train_dir = run_dir / "train"
     marker = run_dir / MARKER
@@ -192,6 +206,7 @@ def collect(spec: dict[str, Any], run_dir: Path, attempts: list[dict[str, Any]])
         raise RuntimeError(f"{train_dir / 'results.csv'} holds {len(rows)} epochs, the spec asks for "
                            f"{spec['args']['epochs']}: refusing it as a result")
     result["stopped_early"] = result["converged"] and len(rows) < spec["args"]["epochs"]  # Ultralytics' patience
+    result["weights"] = weights_record(best, run_dir) if result["best"] else None
     validated = validated_file(run_dir / "train.mlflow_epochs")
     result["validated_epochs"] = json.loads(validated.read_text()) if validated.is_file() else None
     ran = run_dir / OPTIMIZER_FILE  # what trained (optimizer: auto picks its own), not what was asked for
