@@ -211,3 +211,26 @@ def test_concurrent_runs_on_postgres_backed_mlflow_lose_nothing(mlflow_server, t
 def _value(worker: int, key: int, step: int) -> float:
     """The value the WORKER script logs; distinct for every (worker, metric, step)."""
     return worker * 1000 + key + step / 100
+
+
+def test_slurm_states_read_by_first_word_through_the_plugins_own_query():
+    """The plugin's real status query, wrapped (yolov12.workflow.slurm_states): sacct's ``CANCELLED by 0`` reaches
+    the plugin as ``CANCELLED`` (one of its failure states), an unrequeued ``PREEMPTED`` as ``FAILED``."""
+    import asyncio
+    import logging
+    import shlex
+
+    plugin = pytest.importorskip("snakemake_executor_plugin_slurm")
+    from yolov12.workflow import slurm_states
+
+    assert slurm_states.install()
+    sacct_like = "1|CANCELLED by 0\n2|PREEMPTED\n3|TIMEOUT\n4|RUNNING\n5|NODE_FAIL\n6|COMPLETED\n7|OUT_OF_MEMORY\n"
+    command = shlex.join(["printf", sacct_like])
+    states, seconds = asyncio.run(plugin.query_job_status(command, logging.getLogger("test")))
+    assert states == {"1": "CANCELLED", "2": "FAILED", "3": "TIMEOUT", "4": "RUNNING", "5": "NODE_FAIL",
+                      "6": "COMPLETED", "7": "OUT_OF_MEMORY"}
+    assert seconds is not None
+    failed = {k for k, v in states.items() if v in slurm_states.FAILED}
+    assert failed == {"1", "2", "3", "5", "7"}
+    assert slurm_states.state_word("CANCELLED+") == "CANCELLED"
+    assert slurm_states.REASONS[slurm_states.state_word("CANCELLED by 1000")] == "cancelled"

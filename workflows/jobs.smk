@@ -16,6 +16,8 @@ for _kind in JOB_KINDS.values():
             python=PYTHON,
             kind=_kind.name,
             spec=lambda w, k=_kind.name: PLAN.spec_json(k, w.run_dir),
+            # each DDP worker (one per GPU) gets its share of the job's CPUs, not all of them
+            omp_threads=max(1, _res["cpus"] // max(1, _res["gpus"])),
         log:
             f"{RESULTS}/logs/{_kind.name}/{{run_dir}}.log",
         benchmark:
@@ -23,7 +25,11 @@ for _kind in JOB_KINDS.values():
         threads: _res["cpus"]
         resources:
             **PLAN.snakemake_resources(_kind.name),
-        retries: _res["retries"]
+            **({"nodes": 1} if _res["gpus"] else {}),  # SLURM must not split a job's GPUs over nodes
+        # retries are resubmissions by the main process only: inside a SLURM job they would nest (the rule's value
+        # overrides the --retries 0 that the job's own Snakemake is given)
+        retries: _res["retries"] if workflow.is_main_process else 0
         shell:
-            "OMP_NUM_THREADS={threads} {params.python} -m yolov12 workflow run {params.kind} --spec {params.spec:q}"
-            " --out {output} > {log} 2>&1"
+            # exec: SIGTERM (scancel, preemption, time limit) reaches the training itself, which stops cleanly
+            "OMP_NUM_THREADS={params.omp_threads} exec {params.python} -m yolov12 workflow run {params.kind}"
+            " --spec {params.spec:q} --out {output} > {log} 2>&1"
