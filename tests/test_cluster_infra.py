@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -234,3 +235,19 @@ def test_slurm_states_read_by_first_word_through_the_plugins_own_query():
     assert failed == {"1", "2", "3", "5", "7"}
     assert slurm_states.state_word("CANCELLED+") == "CANCELLED"
     assert slurm_states.REASONS[slurm_states.state_word("CANCELLED by 1000")] == "cancelled"
+
+
+def test_test_daemons_listen_on_loopback_only(slurm_cluster, mlflow_server):
+    """Every TCP listener of the fixtures' daemons (munged, mariadbd, slurmdbd, slurmctld, slurmd, postgres, mlflow
+    and their children) is on 127.0.0.1: nothing on 0.0.0.0 or ::."""
+    from cluster import non_loopback, tcp_listeners
+
+    pids = [p.pid for d in (slurm_cluster.daemons, mlflow_server.daemons) for _n, p, _l in d.procs]
+    listeners = tcp_listeners(pids)
+    ss = subprocess.run(["ss", "-ltnp"], capture_output=True, text=True, check=False).stdout if \
+        shutil.which("ss") else "(no ss)"
+    print("\nss -ltnp during the cluster tests:\n" + ss)
+    names = {p.pid: n for d in (slurm_cluster.daemons, mlflow_server.daemons) for n, p, _l in d.procs}
+    print("fixture listeners:", [(a, port, names.get(pid, pid)) for a, port, pid in listeners])
+    assert len(listeners) >= 5  # mariadbd, slurmdbd, slurmctld, slurmd, postgres, mlflow: all found
+    assert non_loopback(listeners) == []
