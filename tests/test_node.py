@@ -101,8 +101,14 @@ def test_who_runs_is_read_from_live_locks_so_a_killed_job_stops_counting(tmp_pat
         procs["train:killed"].send_signal(signal.SIGKILL)
         procs["train:killed"].wait(timeout=30)
         assert [h["job"] for h in node.live_holds()] == ["train:alive"]
-        ledger = node.read_ledger(locks)
+        ledger = node.read_ledger(locks, raw=True)
         assert not any(e["event"] == "end" for e in ledger)  # the killed job left no end record
+        assert [e["job"] for e in node.read_ledger(locks)] == ["train:alive"]  # what a reader of holds sees
+        # the latency job's own reading (a hold without an end record counts as running) no longer sees it
+        from yolov12.workflow.latency_job import others_during as latency_others
+
+        assert latency_others(tmp_path, {"pid": os.getpid(), "host": ledger[0]["host"], "start": 0.0},
+                              time.time()) == ["train:alive"]
         hold = {"pid": os.getpid(), "host": ledger[0]["host"], "start": time.time() - 1}
         assert node.others_during(hold, time.time()) == ["train:alive"]
         procs["train:alive"].terminate()

@@ -34,6 +34,7 @@ from typing import Any
 SIMULATE_ENV = "YOLOV12_SIMULATE_GPUS"
 LOCKS_ENV = "YOLOV12_NODE_LOCKS"
 ASSIGNED_ENV = "YOLOV12_DEVICES"  # the devices a job holds, as recorded (simulated or real)
+_own_pids: set[int] = set()  # this process, while it holds the node lock (the kernel's table lists it to others only)
 
 
 NODE_DIR = Path("/tmp/yolov12-node")
@@ -66,9 +67,24 @@ def _ledger(directory: Path, entry: dict[str, Any]) -> None:
         os.close(fd)
 
 
-def read_ledger(directory: str | Path) -> list[dict[str, Any]]:
+def read_ledger(directory: str | Path, raw: bool = False) -> list[dict[str, Any]]:
+    """The ledger's records. Unless ``raw``, without the start records of holds that ended with no end record (kill
+    -9, a crash): the kernel has released their locks, so they run no more, and their end time is unknown; a reader
+    that takes a hold without an end as still running (``latency_job.others_during``) then never counts them."""
     path = Path(directory) / "ledger.jsonl"
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.is_file() else []
+    records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.is_file() else []
+    if raw:
+        return records
+    ended = {(e["pid"], e["job"], e["start"]) for e in records if e["event"] == "end"}
+    unended = [e for e in records if e["event"] == "start" and (e["pid"], e["job"], e["start"]) not in ended]
+    if not unended:
+        return records
+    from .runlock import lock_holders
+
+    alive = set(lock_holders(Path(directory) / "node.lock")) | _own_pids
+    host = socket.gethostname()
+    dead = {id(e) for e in unended if e["host"] == host and e["pid"] not in alive}
+    return [e for e in records if id(e) not in dead]
 
 
 def node_devices() -> list[str]:
@@ -195,13 +211,10 @@ def live_holds(directory: str | Path | None = None) -> list[dict[str, Any]]:
 
     directory = lock_dir() if directory is None else Path(directory)
     alive = set(lock_holders(directory / "node.lock")) | _own_pids  # lock_holders leaves out the caller
-    host, ledger = socket.gethostname(), read_ledger(directory)
+    host, ledger = socket.gethostname(), read_ledger(directory, raw=True)
     ended = {(e["pid"], e["job"], e["start"]) for e in ledger if e["event"] == "end"}
     return [e for e in ledger if e["event"] == "start" and e["host"] == host and e["pid"] in alive
             and (e["pid"], e["job"], e["start"]) not in ended]
-
-
-_own_pids: set[int] = set()  # this process, while it holds the node lock
 
 
 def others_during(hold: dict[str, Any], end: float, directory: str | Path | None = None) -> list[str]:
@@ -210,7 +223,7 @@ def others_during(hold: dict[str, Any], end: float, directory: str | Path | None
     counted: it held the node lock, so an exclusive hold started only after the kernel released it."""
     directory = lock_dir() if directory is None else Path(directory)
     spans: dict[tuple, dict[str, Any]] = {}
-    for e in read_ledger(directory):
+    for e in read_ledger(directory, raw=True):
         spans.setdefault((e["pid"], e["job"]), {}).update(e)
     ended = {s["job"] for s in spans.values() if s["pid"] != hold["pid"] and s.get("host") == hold["host"]
              and "end" in s and s["start"] < end and s["end"] > hold["start"]}
