@@ -12,6 +12,10 @@ try:
 except UserError as _e:
     print(f"error: {_e}", file=sys.stderr)
     sys.exit(2)
+if workflow.is_main_process:  # the process that polls SLURM (docs/cluster.md: the plugin's state parsing)
+    from yolov12.workflow import slurm_states
+
+    slurm_states.install()
 config.clear()
 config.update(PLAN.config)  # validated, defaults filled in: what the rules and the report see
 

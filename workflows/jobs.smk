@@ -33,9 +33,16 @@ for _kind in JOB_KINDS.values():
         threads: _res["cpus"]
         resources:
             **PLAN.snakemake_resources(_kind.name),
-        retries: _res["retries"]
+            **({"nodes": 1} if _res["gpus"] else {}),  # SLURM must not split a job's GPUs over nodes
+        # retries are resubmissions by the main process only: inside a SLURM job they would nest (the rule's value
+        # overrides the --retries 0 that the job's own Snakemake is given)
+        retries: _res["retries"] if workflow.is_main_process else 0
         shell:
-            "OMP_NUM_THREADS={threads} \"$YOLOV12_PYTHON\" -m yolov12 workflow run {params.kind}"
+            # each DDP worker (one per GPU) gets its share of the job's CPUs, not all of them; exec: SIGTERM
+            # (scancel, preemption, time limit) reaches the training itself, which stops cleanly
+            "OMP_NUM_THREADS=$(( {resources.gpu} > 1 && {threads} >= {resources.gpu} ? {threads} / {resources.gpu}"
+            " : ({resources.gpu} > 1 ? 1 : {threads}) ))"
+            " exec \"$YOLOV12_PYTHON\" -m yolov12 workflow run {params.kind}"
             " --spec {params.identity:q} --out {output} --gpus {resources.gpu} --inputs {input:q} > {log} 2>&1"
 
 

@@ -214,6 +214,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _takes_node_slot(argv: list[str]) -> bool:
+    """The commands the workflow's rules run, except ``workflow run`` (jobs take their own slot, with devices)."""
+    head = [a for a in argv if not a.startswith("-")][:2]
+    return bool(head) and (head[0] in ("data", "report") or head[:1] == ["workflow"] and head[1:] in (
+        ["store"], ["aggregate"], ["log-report"]))
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
 
@@ -226,7 +233,13 @@ def main(argv: list[str] | None = None) -> int:
         from .offline import configure_job_process
 
         configure_job_process()
-        return args.func(args)
+        if not _takes_node_slot(argv):
+            return args.func(args)
+        from .workflow import node
+
+        # a workflow rule's work (data, store, aggregate, report) shares the node like a job: never beside a timed cell
+        with node.node_slot(None, " ".join(argv[:2]), exclusive=False, gpus=0):
+            return args.func(args)
 
     return main_guard(command, argv)
 
