@@ -39,8 +39,8 @@ def file_sha256(path: str | Path) -> str:
     return h.hexdigest()
 
 
-def load_artifact(path: str | Path, task: str):
-    """An Ultralytics model that runs the exported file (its AutoBackend picks the runtime from the suffix)."""
+def check_artifact(path: str | Path) -> Path:
+    """Refuse what is not an exported model file before anything runs."""
     path = Path(path)
     if path.suffix not in FORMATS.values():
         raise UserError(f"{path.suffix or 'no suffix'} is not an exported model this suite evaluates", file=path,
@@ -48,6 +48,12 @@ def load_artifact(path: str | Path, task: str):
     if not path.is_file():
         raise UserError("the exported model does not exist", file=path, key="artifact",
                         allowed="a file written by an export")
+    return path
+
+
+def load_artifact(path: str | Path, task: str):
+    """An Ultralytics model that runs the exported file (its AutoBackend picks the runtime from the suffix)."""
+    path = check_artifact(path)
     from ultralytics import YOLO
 
     return YOLO(str(path), task=task)
@@ -89,6 +95,7 @@ def evaluate_artifact(checkpoint: str | Path, artifact: str | Path, data: str | 
 
     if not (isinstance(tolerance, (int, float)) and tolerance >= 0):
         raise UserError(f"tolerance {tolerance!r}", key="ap_tolerance", allowed="a number of AP >= 0, e.g. 0.005")
+    check_artifact(artifact)
     out_dir = Path(out_dir)
     common = dict(imgsz=imgsz, conf=conf, iou=iou, max_det=max_det, rect=False, device=device, backend=backend)
     if eager is None:
