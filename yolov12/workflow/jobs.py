@@ -167,6 +167,11 @@ def run_export(spec: dict[str, Any], out: Path) -> dict[str, Any]:
             return finish(job, {"status": "not_converged"}, params, {})
         result = export_onnx_with_parity(train["best"], spec["imgsz"])
         metrics = {"max_abs_err": result["max_abs_err"], "parity_ok": float(result["status"] == "ok")}
+        if spec.get("data"):  # the accuracy of the exported file itself, beside eager's (ΔAP, flag)
+            from ..evaluate.artifact import artifact_metrics, export_job_accuracy
+
+            result["accuracy"] = export_job_accuracy(spec, train["best"], result["onnx"])
+            metrics.update(artifact_metrics(result["accuracy"]))
         return finish(job, result, params, metrics)
 
     return _guarded("export", spec, work)

@@ -101,7 +101,7 @@ class Plan:
     def job_inputs(self, kind: str, run_dir: str, store: str) -> dict[str, str]:
         """What a job reads: the MLflow store, its data (train, evaluate), the results of the kinds it follows."""
         inputs = {"store": store}
-        if kind in ("train", "evaluate"):
+        if kind in ("train", "evaluate", "export"):
             inputs["data"] = self.dataset(self.groups[run_dir][0].task)["manifest"]
         for before in JOB_KINDS[kind].after:
             inputs[before] = self.result_path(before, run_dir)
@@ -202,7 +202,10 @@ class Plan:
             spec.update(data=ds["data"], settings=dict(self.config["evaluate"]), imgsz=self.eval_imgsz(run),
                         device=self.device("evaluate"), train_result=self.result_path("train", run_dir))
         elif kind == "export":
-            spec.update(imgsz=self.config["export"]["imgsz"], train_result=self.result_path("train", run_dir))
+            spec.update(imgsz=self.config["export"]["imgsz"], train_result=self.result_path("train", run_dir),
+                        # the exported file is scored on the val split as eager is (yolov12.evaluate.artifact)
+                        data=ds["data"], settings=dict(self.config["evaluate"]),
+                        bootstrap=dict(self.config["bootstrap"]), ap_tolerance=self.config["export"]["ap_tolerance"])
         elif kind == "complexity":
             spec.update(imgsz=self.config["complexity"]["imgsz"])
         elif kind == "latency":
