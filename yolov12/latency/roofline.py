@@ -10,7 +10,7 @@ Peaks are measured on the device itself, never read from a spec sheet:
 
 A probe that cannot run (no kernel for that precision on this device) leaves that peak a gap (None) with its reason;
 nothing is filled in from a data sheet. Peaks are cached per device in ``~/.cache/yolov12/roofline/<device-key>.json``
-(``YOLOV12_ROOFLINE_DIR`` overrides the folder); a precision missing from the cache is measured and added.
+(``$XDG_CACHE_HOME`` when set; ``YOLOV12_ROOFLINE_DIR`` overrides the folder); a precision missing from the cache is measured and added.
 
 Per cell (``annotate_cells``):
 
@@ -50,7 +50,9 @@ BYTES_METHOD = ("weights once + every non-view operator output of one forward wr
 
 
 def cache_dir() -> Path:
-    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "yolov12" / "roofline")
+    if os.environ.get(CACHE_ENV):
+        return Path(os.environ[CACHE_ENV])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "yolov12" / "roofline"
 
 
 def _cpu_name() -> str:
