@@ -80,6 +80,22 @@ def test_faithful_export_is_the_same_model_and_a_double_normalised_one_is_flagge
     assert cells[1]["artifact_flag"] is None and cells[1]["artifact_accuracy"]["same_model"]
     assert "artifact_accuracy" not in cells[2]
 
+    # the report's deployment section shows both beside eager, with the interval and the flag
+    from yolov12.report.cells import Ctx
+    from yolov12.report.data import load_results
+    from yolov12.report.deployment import artifact_table
+
+    for run_dir, accuracy in (("good", good), ("bad", bad)):
+        (root / "results" / "runs" / run_dir).mkdir(parents=True)
+        (root / "results" / "runs" / run_dir / "export.json").write_text(
+            json.dumps({"status": "ok", "accuracy": accuracy, "mlflow_run_id": f"run-{run_dir}"}))
+    table = artifact_table(Ctx(load_results(root / "results", "t"), True))
+    verdicts = {row[0].text: row[table.columns.index("Verdict")].text for row in table.rows}
+    assert verdicts == {"good": "same model", "bad": FLAG}
+    bad_row = next(row for row in table.rows if row[0].text == "bad")
+    assert bad_row[table.columns.index("AP artifact")].text == f"{bad['ap_artifact']:.3f}"
+    assert f"{bad['hi']:.3f}".lstrip("-") in bad_row[table.columns.index("\u0394AP [interval]")].text
+
 
 def test_bad_artifact_arguments_are_one_line_errors(tmp_path):
     ckpt = tmp_path / "x.pt"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -76,3 +77,20 @@ def test_a_real_cell_is_annotated_with_consistent_roofline_numbers(private_cache
     half = cell_roofline({**cell, "precision": "fp16"}, costs, peaks("cpu", ["fp32"], threads=1, seconds=0.1))
     assert half["bytes_moved"] == pytest.approx(r["bytes_moved"] * BYTES_PER_ELEMENT["fp16"] / 4)
     assert half["fraction_of_peak"] is None and "fp16" in half["reason"]
+
+    # the report: the cell in the roofline table (fraction of peak) and a roofline figure for the device
+    from yolov12.report import render_report
+
+    results = private_cache.parent / "results"
+    (results / "runs" / "m").mkdir(parents=True)
+    (results / "runs" / "m" / "latency.json").write_text(json.dumps({**result, "mlflow_run_id": "abc"}))
+    paths = render_report(results, private_cache.parent / "report", "t", pdf=False)
+    md = (private_cache.parent / "report" / "report.md").read_text()
+    row = next(line for line in md.splitlines() if line.startswith("| m | cpu"))
+    assert f"| {100 * r['fraction_of_peak']:.1f} % |" in row and f"| {cell['median_ms']:.2f} |" in row
+    figure = [f for f in paths["figures"] if "deployment_roofline_" + device_key("cpu", 1) in f]
+    assert len(figure) == 1
+    drawn = json.loads((private_cache.parent / "report" / "figure_data" / (Path(figure[0]).stem + ".json"))
+                       .read_text())
+    points = [ln for ax in drawn["axes"] for ln in ax["lines"] if ln["label"].startswith("eager")]
+    assert points[0]["x"] == [pytest.approx(r["arithmetic_intensity"])]
