@@ -13,6 +13,9 @@ bootstrap interval over the validation images (``yolov12.evaluate.bootstrap.pair
 (the key that ties it to a timing cell that ran the same file, ``mark_cells``), and ``same_model``: False when
 ``|delta| > tolerance`` (default 0.005 AP, the config's ``export.ap_tolerance``) -- reported as "fast but not the
 same model".
+The metric is the task's COCO-toolkit AP (bbox; masks for segment, keypoints for pose), top-1 accuracy for classify;
+for obb (no COCO-toolkit metric) Ultralytics' rotated mAP50-95 and its point difference, without an interval. The
+``ap_*`` fields hold that metric (``metric`` names it).
 """
 
 from __future__ import annotations
@@ -103,14 +106,24 @@ def evaluate_artifact(checkpoint: str | Path, artifact: str | Path, data: str | 
                          out=out_dir / f"eager_{eager_precision}.json", **common)
     art = evaluate(checkpoint, data, batch=1, precision=precision, artifact=artifact,
                    out=out_dir / f"artifact_{Path(artifact).stem}.json", **common)
-    iou_type = IOU_TYPES[art["task"]][-1] if IOU_TYPES[art["task"]] else None
-    delta = compare_results(eager, art, "AP", iou_type, n_boot=n_boot, level=level, seed=seed)
+    task = art["task"]
+    iou_type = IOU_TYPES[task][-1] if IOU_TYPES[task] else None
+    if task == "obb":  # no COCO-toolkit metric and no per-image matching to resample: the point difference only
+        key = "metrics/mAP50-95(B)"
+        a, b = eager["ultralytics"].get(key), art["ultralytics"].get(key)
+        delta = {"metric": "mAP50-95 (Ultralytics, rotated boxes)", "value_a": a, "value_b": b, "delta": b - a,
+                 "lo": None, "hi": None, "n_images": art["counts"].get("evaluated_images"),
+                 "method": "point difference: the COCO toolkit has no rotated-box IoU, so no paired bootstrap"}
+    else:  # bbox / segm / keypoints AP, or top-1 accuracy for classification
+        delta = compare_results(eager, art, "AP", iou_type, n_boot=n_boot, level=level, seed=seed)
     same = abs(delta["delta"]) <= tolerance
+    excludes_zero = delta["lo"] is not None and (delta["lo"] > 0 or delta["hi"] < 0)
     return {"artifact": art["artifact"], "format": art["artifact"]["format"], "precision": art["precision"],
-            "eager_precision": eager["precision"], "device": art["settings"]["device"], "iou_type": iou_type,
+            "eager_precision": eager["precision"], "device": art["settings"]["device"], "task": task,
+            "iou_type": iou_type, "metric": delta["metric"],
             "ap_eager": delta["value_a"], "ap_artifact": delta["value_b"], "delta": delta["delta"],
             "lo": delta["lo"], "hi": delta["hi"], "level": level, "n_boot": n_boot, "n_images": delta["n_images"],
-            "interval_excludes_zero": delta["lo"] > 0 or delta["hi"] < 0, "tolerance": tolerance,
+            "interval_excludes_zero": excludes_zero, "tolerance": tolerance,
             "same_model": same, "flag": None if same else FLAG, "method": delta["method"],
             "settings": art["settings"], "eager_result": str(out_dir / f"eager_{eager_precision}.json"),
             "artifact_result": str(out_dir / f"artifact_{Path(artifact).stem}.json")}
@@ -141,7 +154,8 @@ def mark_cells(cells: list[dict[str, Any]], evaluations: list[dict[str, Any]]) -
 def artifact_metrics(evaluation: dict[str, Any]) -> dict[str, float]:
     """MLflow metrics of one artifact evaluation (``artifact/<format>_<precision>/<name>``)."""
     key = f"{evaluation['format']}_{evaluation['precision']}"
-    out = {f"artifact/{key}/{k}": float(evaluation[k]) for k in ("ap_eager", "ap_artifact", "delta", "lo", "hi")}
+    out = {f"artifact/{key}/{k}": float(evaluation[k]) for k in ("ap_eager", "ap_artifact", "delta", "lo", "hi")
+           if evaluation[k] is not None}
     out[f"artifact/{key}/same_model"] = float(evaluation["same_model"])
     return out
 

@@ -58,32 +58,35 @@ def signed(v: float, nd: int = 3) -> str:
 
 def artifact_table(ctx: Ctx) -> Table:
     t = Table("deployment_artifact", "", "Accuracy of the deployed artifact",
-              "AP (COCO toolkit, bbox AP50:95) of the exported file itself, run by ONNX Runtime on the CPU through "
-              "the same validator, letterbox and NMS as eager, beside eager PyTorch on the same images and settings "
+              "AP (COCO toolkit AP50:95 of the task's boxes, masks or keypoints; top-1 for classification; "
+              "Ultralytics' rotated mAP for obb) of the exported file itself, run by ONNX Runtime on the CPU "
+              "through the same validator, letterbox and NMS as eager, beside eager PyTorch on the same images and settings "
               "(square letterbox, the export's image size). \u0394AP = artifact \u2212 eager with its paired "
               "bootstrap interval over the validation images. An artifact whose |\u0394AP| exceeds the tolerance "
               "(config export.ap_tolerance) is \u201cfast but not the same model\u201d. SHA-256: the exported "
               "file's, the key that ties it to a timing cell that ran the same file.",
-              ["Run", "Runtime", "Precision", "AP eager", "AP artifact", "\u0394AP [interval]", "Tolerance",
-               "Verdict", "SHA-256", "Ref."], align="lllrrrrlll", wide=True, section=SECTION)
+              ["Run", "Runtime", "Precision", "Metric", "AP eager", "AP artifact", "\u0394AP [interval]",
+               "Tolerance", "Verdict", "SHA-256", "Ref."], align="llllrrrrlll", wide=True, section=SECTION)
     found = run_results(ctx.results.results_dir, "export.json")
     for run_dir, r in found:
         a = r.get("accuracy")
         if not a:
             why = ("not converged: nothing exported" if r.get("status") == "not_converged"
                    else "the export job did not evaluate its artifact")
-            t.add([Cell(run_dir), Cell("onnxruntime (cpu)")] + [dash(why)] * 7 + [_ref(ctx, run_dir, "export", r)])
+            t.add([Cell(run_dir), Cell("onnxruntime (cpu)")] + [dash(why)] * 8 + [_ref(ctx, run_dir, "export", r)])
             continue
         level = int(round(100 * a.get("level", 0.95)))
-        t.add([Cell(run_dir), Cell(f"onnxruntime ({a.get('device', 'cpu')})"), Cell(a["precision"]),
-               val(a["ap_eager"], 3), val(a["ap_artifact"], 3),
-               Cell(f"{signed(a['delta'])} [{signed(a['lo'])}, {signed(a['hi'])}] ({level} %)"),
+        interval = (f"[{signed(a['lo'])}, {signed(a['hi'])}] ({level} %)" if a.get("lo") is not None
+                    else "(no interval: no per-image matching for this task)")
+        t.add([Cell(run_dir), Cell(f"{a.get('format', 'onnx')} on onnxruntime ({a.get('device', 'cpu')})"),
+               Cell(a["precision"]), Cell(f"{a.get('metric', 'AP')} {a.get('iou_type') or ''}".strip()),
+               val(a["ap_eager"], 3), val(a["ap_artifact"], 3), Cell(f"{signed(a['delta'])} {interval}"),
                Cell(fmt(a["tolerance"], 3)),
                Cell("same model" if a["same_model"] else a.get("flag") or "not the same model",
                     strong=not a["same_model"]),
                Cell(a["artifact"]["sha256"][:12]), _ref(ctx, run_dir, "export", r)])
     if not found:
-        t.add([Cell("all"), Cell("onnxruntime (cpu)")] + [dash("no export.json in the results")] * 8)
+        t.add([Cell("all"), Cell("onnxruntime (cpu)")] + [dash("no export.json in the results")] * 9)
     return t
 
 
