@@ -10,7 +10,9 @@ Peaks are measured on the device itself, never read from a spec sheet:
 
 A probe that cannot run (no kernel for that precision on this device) leaves that peak a gap (None) with its reason;
 nothing is filled in from a data sheet. Peaks are cached per device in ``~/.cache/yolov12/roofline/<device-key>.json``
-(``$XDG_CACHE_HOME`` when set; ``YOLOV12_ROOFLINE_DIR`` overrides the folder); a precision missing from the cache is measured and added.
+(``$XDG_CACHE_HOME`` when set; ``YOLOV12_ROOFLINE_DIR`` overrides the folder); a precision missing from the cache is
+measured and added. The load average at the time of the probes is recorded with them: a peak measured while other
+work ran is too low (delete the file to measure again).
 
 Per cell (``annotate_cells``):
 
@@ -172,6 +174,7 @@ def peaks(device: str | torch.device = "cpu", precisions=("fp32",), threads: int
         changed = True
     if changed:
         record["measured_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        record["load_average"] = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
         if cache:
             write_json(path, record, indent=1)
     return record

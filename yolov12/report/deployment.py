@@ -60,8 +60,8 @@ def artifact_table(ctx: Ctx) -> Table:
     t = Table("deployment_artifact", "", "Accuracy of the deployed artifact",
               "AP (COCO toolkit AP50:95 of the task's boxes, masks or keypoints; top-1 for classification; "
               "Ultralytics' rotated mAP for obb) of the exported file itself, run by ONNX Runtime on the CPU "
-              "through the same validator, letterbox and NMS as eager, beside eager PyTorch on the same images and settings "
-              "(square letterbox, the export's image size). \u0394AP = artifact \u2212 eager with its paired "
+              "through the same validator, letterbox and NMS as eager, beside eager PyTorch on the same images and "
+              "settings (square letterbox, the export's image size). \u0394AP = artifact \u2212 eager with its paired "
               "bootstrap interval over the validation images. An artifact whose |\u0394AP| exceeds the tolerance "
               "(config export.ap_tolerance) is \u201cfast but not the same model\u201d. SHA-256: the exported "
               "file's, the key that ties it to a timing cell that ran the same file.",
