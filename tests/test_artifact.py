@@ -71,14 +71,21 @@ def test_faithful_export_is_the_same_model_and_a_double_normalised_one_is_flagge
     assert bad["hi"] < 0 and bad["interval_excludes_zero"]  # the loss is not a resampling accident
     assert bad["artifact"]["sha256"] != good["artifact"]["sha256"]
 
-    # a timing cell that ran the broken file carries the flag; one that ran the faithful file does not
-    cells = [{"runtime": "onnxruntime", "runtime_info": {"onnx_file": str(broken)}},
-             {"runtime": "onnxruntime", "runtime_info": {"onnx_file": str(onnx_file)}},
-             {"runtime": "eager", "runtime_info": {}}]
+    # the latency harness times the faithful file itself (ONNX Runtime, CPU) and records its checksum: the cell is
+    # tied to the evaluation of that file; a cell of the broken file carries the flag; an eager cell neither
+    from yolov12.latency import measure
+
+    timed = measure(str(ckpt), devices=["cpu"], precisions=["fp32"], runtimes=["eager", "onnxruntime"],
+                    imgszs=[IMGSZ], threads=1, warmup_iters=1, warmup_s=0, min_iters=3, min_s=0,
+                    onnx_file=str(onnx_file))["cells"]
+    ort = next(c for c in timed if c["runtime"] == "onnxruntime")
+    assert ort["status"] == "ok" and ort["runtime_info"]["sha256"] == good["artifact"]["sha256"]
+    cells = timed + [{"runtime": "onnxruntime", "runtime_info": {"onnx_file": str(broken)}}]
     mark_cells(cells, [good, bad])
-    assert cells[0]["artifact_flag"] == FLAG and cells[0]["artifact_accuracy"]["delta"] == bad["delta"]
-    assert cells[1]["artifact_flag"] is None and cells[1]["artifact_accuracy"]["same_model"]
-    assert "artifact_accuracy" not in cells[2]
+    assert ort["artifact_flag"] is None and ort["artifact_accuracy"]["same_model"]
+    assert ort["artifact_accuracy"]["ap_artifact"] == good["ap_artifact"]
+    assert cells[-1]["artifact_flag"] == FLAG and cells[-1]["artifact_accuracy"]["delta"] == bad["delta"]
+    assert "artifact_accuracy" not in next(c for c in timed if c["runtime"] == "eager")
 
     # the report's deployment section shows both beside eager, with the interval and the flag
     from yolov12.report.cells import Ctx

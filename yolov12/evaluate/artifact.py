@@ -129,9 +129,14 @@ def evaluate_artifact(checkpoint: str | Path, artifact: str | Path, data: str | 
             "artifact_result": str(out_dir / f"artifact_{Path(artifact).stem}.json")}
 
 
-def _cell_file(cell: dict[str, Any]) -> str | None:
+def cell_sha256(cell: dict[str, Any]) -> str | None:
+    """SHA-256 of the file a timing cell ran: recorded by the runtime when it built the cell, else of the file if it
+    is still there; None for a cell that ran no file (eager, compile)."""
     info = cell.get("runtime_info") or {}
-    return info.get("onnx_file") or info.get("engine")
+    if info.get("sha256"):
+        return info["sha256"]
+    path = info.get("onnx_file") or info.get("engine")
+    return file_sha256(path) if path and Path(path).is_file() else None
 
 
 def mark_cells(cells: list[dict[str, Any]], evaluations: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -139,10 +144,7 @@ def mark_cells(cells: list[dict[str, Any]], evaluations: list[dict[str, Any]]) -
     artifact is not the same model within tolerance, ``artifact_flag``; cells of other files are left as they are."""
     by_sha = {e["artifact"]["sha256"]: e for e in evaluations}
     for cell in cells:
-        path = _cell_file(cell)
-        if not path or not Path(path).is_file():
-            continue
-        e = by_sha.get(file_sha256(path))
+        e = by_sha.get(cell_sha256(cell) or "")
         if e is None:
             continue
         cell["artifact_accuracy"] = {k: e[k] for k in ("ap_eager", "ap_artifact", "delta", "lo", "hi", "level",
