@@ -286,3 +286,13 @@ def roofline_metrics(cells: list[dict[str, Any]]) -> dict[str, float]:
             if isinstance(v, (int, float)) and math.isfinite(v):
                 metrics[f"roofline/{key}/{name}"] = float(v)
     return metrics
+
+
+ROOFLINE_COLUMNS = ("flops", "bytes_moved", "achieved_flops_per_s", "arithmetic_intensity", "peak_flops_per_s",
+                    "peak_bytes_per_s", "fraction_of_peak", "fraction_of_roof", "bound", "device_key")
+
+
+def roofline_columns(cell: dict[str, Any]) -> dict[str, Any]:
+    """A cell's roofline as flat ``roofline_<name>`` columns (for latency.csv; None where not measured)."""
+    r = cell.get("roofline") or {}
+    return {f"roofline_{k}": r.get(k) for k in ROOFLINE_COLUMNS}
