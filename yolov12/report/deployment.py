@@ -137,6 +137,8 @@ def roofline_figures(results, out: Path) -> list[FigureInfo]:
     point (colour: precision, marker: runtime)."""
     by_device: dict[str, list[dict[str, Any]]] = {}
     for _, _, c in timed_cells(results.results_dir):
+        if not c["roofline"].get("achieved_flops_per_s"):
+            continue  # a cell whose costs could not be measured: in the table with its reason, not a point
         by_device.setdefault(c["roofline"].get("device_key") or str(c["device"]), []).append(c)
     infos = []
     markers = ("o", "s", "^", "D", "v", "P", "X")
