@@ -6,8 +6,8 @@
 #
 # Steps, each in its own process under `timeout`, with a budget; a global deadline (TOTAL_S, default 390 s after
 # the install, which leaves about 30 s of the 7 minutes for the install and the transfers) trims later steps so the
-# whole script ends in time. ARTIFACT_RESERVE_S (135 s) of it is kept for the artifact / roofline step; the budgets
-# below add up to at most TOTAL_S - ARTIFACT_RESERVE_S - RESERVE (tests/test_gpu_check.py checks the sum):
+# whole script ends in time. The budgets below add up to at most TOTAL_S - RESERVE (tests/test_gpu_check.py checks the
+# sum):
 #   env          GPU identity (NVML, UUID), CPU ISA, versions, a conditions snapshot
 #   pytest       every test marked gpu (files found by their marker), output in pytest.txt
 #   equivalence  whole yolov12n/s in fp16 and bf16, every attention backend, against the fp32 naive reference
@@ -16,6 +16,8 @@
 #   ultralytics  our attention layers and whole yolov12n vs Ultralytics' AAttn / yolo12n (fp16)
 #   isolation    one cell alone, then while another process works on the GPU (must be flagged contended)
 #   compile      torch.compile for N and S in fp16 / bf16 / fp32
+#   roofline     GEMM peaks per precision and copy bandwidth (cached per device), each matrix cell against them
+#   artifact     yolov12n trained briefly at 96 px, exported in fp16, scored against fp32 eager (ΔAP, interval)
 #   report       summary.md, results.json, fig_*.png into the output folder (with check.log and pytest.txt)
 # Without CUDA it degrades: every step runs the same code on the CPU at a tiny size (--smoke), the CUDA tests skip,
 # and the script says what it skipped. Env: PYTHON (default python3), SITE (default /tmp/site), TOTAL_S,
@@ -44,7 +46,6 @@ export PYTHONUNBUFFERED=1
 START=$(date +%s)
 TOTAL=${TOTAL_S:-390}
 RESERVE=15  # kept for the report step
-ARTIFACT_RESERVE_S=135  # kept for the artifact / roofline step (run_step deducts it until that step runs)
 FAILED=()
 SKIPPED=()
 
@@ -60,7 +61,7 @@ echo "check.sh: device $DEVICE, python $("$PY" -c 'import sys; print(sys.version
 
 run_step() {  # run_step NAME BUDGET_S COMMAND...
   local name=$1 budget=$(( $2 * ${STEP_BUDGET_SCALE:-1} )); shift 2  # scale: a slow CI machine's CPU path only
-  local left=$(( TOTAL - ($(date +%s) - START) - RESERVE - ARTIFACT_RESERVE_S ))
+  local left=$(( TOTAL - ($(date +%s) - START) - RESERVE ))
   (( budget > left )) && budget=$left
   if (( budget < 15 )); then
     echo "== $name: SKIPPED (the 7-minute budget is spent)"; SKIPPED+=("$name: no time left"); return
@@ -90,6 +91,8 @@ run_step matrix 50 "${STEP[@]}" matrix "${COMMON[@]}"
 run_step ultralytics 20 "${STEP[@]}" ultralytics "${COMMON[@]}"
 run_step isolation 20 "${STEP[@]}" isolation "${COMMON[@]}"
 run_step compile 70 "${STEP[@]}" compile "${COMMON[@]}"
+run_step roofline 45 "${STEP[@]}" roofline "${COMMON[@]}"
+run_step artifact 90 "${STEP[@]}" artifact "${COMMON[@]}"
 echo "== report"  # always, within the reserve: whatever the steps recorded
 timeout -k 5 "$RESERVE" "$PY" tests/gpu/steps.py report --work "$WORK" --out "$OUT_DIR" "${SMOKE[@]}" \
   || FAILED+=("report: exit $?")

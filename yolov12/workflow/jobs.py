@@ -49,6 +49,8 @@ def with_context(kind: str, ident: dict[str, Any], out: Path, store: str | None,
     if kind == "evaluate":
         spec["device"] = device
         spec["train_result"] = train or str(out.parent / JOB_KINDS["train"].result)
+    if kind == "export" and train:  # the training whose weights this architecture's export carries
+        spec["train_result"] = train
     if data:
         spec["data"] = data_path(data, spec["model"]["task"])
     return spec
@@ -229,9 +231,10 @@ def flatten_tensors(output) -> list:
 
 
 def run_export(spec: dict[str, Any], out: Path) -> dict[str, Any]:
-    """ONNX export of the architecture and an output-parity check against PyTorch on the same input. The export
-    measures the architecture (its operators), so it uses the definition with seeded weights, not one training's
-    checkpoint: every variant that shares the architecture shares this one result (docs/identity.md)."""
+    """ONNX export of the architecture and an output-parity check against PyTorch on the same input; one export per
+    architecture, shared by every variant that has it (docs/identity.md). It carries the weights of one training of
+    that architecture (Plan.exported_training), so that the exported file is also scored on the val split beside
+    eager (ΔAP with its interval, the tolerance flag); with no training in the plan, seeded weights and parity only."""
 
     def work(job):
         import torch
@@ -240,12 +243,24 @@ def run_export(spec: dict[str, Any], out: Path) -> dict[str, Any]:
 
         params = {**model_params(spec), "imgsz": spec["imgsz"]}
         m = spec["model"]
-        torch.manual_seed(0)
-        yolo = models.build(**{k: m[k] for k in MODEL_KEYS}, nc=m["nc"], **m["knobs"])
-        checkpoint = Path(spec["run_dir"]) / "architecture.pt"
-        yolo.save(str(checkpoint))
+        if spec.get("train_result"):
+            train = json.loads(Path(spec["train_result"]).read_text())
+            if train.get("status") != "ok" or not train.get("best"):
+                return finish(job, {"status": "not_converged"}, params, {})
+            checkpoint = Path(train["best"])
+        else:
+            torch.manual_seed(0)
+            yolo = models.build(**{k: m[k] for k in MODEL_KEYS}, nc=m["nc"], **m["knobs"])
+            checkpoint = Path(spec["run_dir"]) / "architecture.pt"
+            yolo.save(str(checkpoint))
         result = export_onnx_with_parity(str(checkpoint), spec["imgsz"])
+        result["weights"] = "trained" if spec.get("train_result") else "seeded"
         metrics = {"max_abs_err": result["max_abs_err"], "parity_ok": float(result["status"] == "ok")}
+        if spec.get("data") and spec.get("train_result"):  # the exported file's own accuracy, beside eager's
+            from ..evaluate.artifact import artifact_metrics, export_job_accuracy
+
+            result["accuracy"] = export_job_accuracy(spec, checkpoint, result["onnx"])
+            metrics.update(artifact_metrics(result["accuracy"]))
         return finish(job, result, params, metrics)
 
     return _guarded("export", spec, work)

@@ -46,6 +46,9 @@ def run_latency(spec: dict[str, Any], out: Path) -> dict[str, Any]:
                          batches=[lat["batch"]], imgszs=[lat["imgsz"]], threads=lat["threads"],
                          warmup_iters=lat["warmup_iters"], warmup_s=lat["warmup_s"], min_iters=lat["min_iters"],
                          min_s=lat["min_s"])
+        from ..latency.roofline import annotate_cells, roofline_metrics
+
+        annotate_cells(result["cells"], model)  # each timed cell against the device's measured peaks
         hold = spec.get("node") or {}
         if hold:
             others = others_during(Path(spec["run_dir"]).parents[1], hold, time.time())
@@ -65,6 +68,7 @@ def run_latency(spec: dict[str, Any], out: Path) -> dict[str, Any]:
         ok = [c["median_ms"] for c in result["cells"] if c.get("status") == "ok"]
         if ok:
             metrics["latency_ms/best_median"] = min(ok)
+        metrics.update(roofline_metrics(result["cells"]))
         result["median_of_ok_ms"] = statistics.median(ok) if ok else None
         job.set_tags({f"cell.{c['device']}.{c['precision']}.{c['runtime']}": c.get("status", "?") + (
             f": {c['reason']}" if c.get("reason") else "") for c in result["cells"]})

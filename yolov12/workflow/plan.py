@@ -113,10 +113,18 @@ class Plan:
             inputs["data"] = self.dataset(self.groups[run_dir][0].task)["manifest"]
         for before in JOB_KINDS[kind].after:
             inputs[before] = self.result_path(before, run_dir)
+        if kind == "export" and self.exported_training(run_dir):
+            run = self.exported_training(run_dir)
+            inputs["data"] = self.dataset(run.task)["manifest"]
+            inputs["train"] = self.result_path("train", run.run_dir)
         return inputs
 
-    def input_names(self, kind: str) -> tuple[str, ...]:
-        return ("store", *(("data",) if kind in ("train", "evaluate") else ()), *JOB_KINDS[kind].after)
+    def exported_training(self, run_dir: str) -> studies.Run | None:
+        """The training whose weights an architecture's export carries, so that the exported file's accuracy
+        means something (yolov12.evaluate.artifact): of the trainings of that architecture, the lowest seed, then
+        the first folder by name; None when the plan trains none (the export then carries seeded weights)."""
+        trained = [r for r in self.groups[run_dir] if "train" in r.measure]
+        return min(trained, key=lambda r: (r.seed, r.run_dir)) if trained else None
 
     def damaged_weights(self, kind: str, run_dir: str) -> dict[str, str]:
         """A training's damage markers as its inputs. When its weights are not what its result recorded (gone,
@@ -291,6 +299,11 @@ class Plan:
         settings = {"complexity": {"imgsz": self.config["complexity"]["imgsz"]},
                     "export": {"imgsz": self.config["export"]["imgsz"]},
                     "latency": {"latency": dict(self.config["latency"])}}[kind]
+        if kind == "export" and self.exported_training(run_dir):  # the weights it carries, and how it is scored
+            trained = self.exported_training(run_dir)
+            settings.update(trained=self.train_identity(trained), settings=dict(self.config["evaluate"]),
+                            bootstrap=dict(self.config["bootstrap"]),
+                            ap_tolerance=self.config["export"]["ap_tolerance"])
         return identity.canonical({"job": kind, **self.arch_identity(run), **settings})
 
     def spec(self, kind: str, run_dir: str) -> dict[str, Any]:
@@ -300,8 +313,9 @@ class Plan:
 
         run = self.groups[run_dir][0]
         out = Path(self.result_path(kind, run_dir))
-        data = self.dataset(run.task)["manifest"] if kind in ("train", "evaluate") else None
-        spec = with_context(kind, self.identity(kind, run_dir), out, None, self.resources(kind)["gpus"], data, None)
+        inputs = self.job_inputs(kind, run_dir, "")
+        spec = with_context(kind, self.identity(kind, run_dir), out, None, self.resources(kind)["gpus"],
+                            inputs.get("data"), inputs.get("train"))
         spec["mlflow"] = {"uri": self.tracking_uri}
         return spec
 
