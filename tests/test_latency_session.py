@@ -156,3 +156,12 @@ def test_paired_ratio_interval_covers():
     cov = float(np.mean([lo <= 1.25 <= hi for _, lo, hi, _ in (paired_ratio_ci(x, y) for x, y in zip(a, b))]))
     print(f"coverage of the nominal 95 % paired ratio interval, 3 processes: {cov:.3f}")
     assert cov >= 0.90
+
+
+def test_bad_model_is_refused_in_one_line(tmp_path):
+    """Bad input inside a session's process is raised again in the caller as the same UserError (exit 2, one line),
+    before any cell is reported."""
+    missing = tmp_path / "missing.pt"
+    with pytest.raises(UserError, match="checkpoint does not exist"):
+        run_session([session_cell({"checkpoint": str(missing)}, imgsz=64)],
+                    SessionSettings(processes=1, min_iters=2, min_s=0.0), verbose=False)

@@ -145,6 +145,12 @@ def _run_process(cells: list[dict], order: list[int], settings: SessionSettings,
     proc = subprocess.run([sys.executable, "-m", "yolov12.latency.worker", str(src), str(dst)], env=_worker_env(),
                           stdout=subprocess.DEVNULL, stderr=None if verbose else subprocess.PIPE, text=True)
     wall = time.perf_counter() - t0
+    if dst.is_file() and proc.returncode != 0:
+        bad = json.loads(dst.read_text()).get("user_error")
+        if bad:  # bad input (a missing checkpoint, an unknown model definition): refused, not a failed cell
+            from ..errors import UserError
+
+            raise UserError(bad["what"], file=bad["file"], key=bad["key"], allowed=bad["allowed"])
     if proc.returncode != 0 or not dst.is_file():
         tail = (proc.stderr or "").strip().splitlines()[-3:] if not verbose else []
         return None, wall, f"process {process} exited with {proc.returncode}" + (f": {' | '.join(tail)}" if tail
@@ -176,9 +182,12 @@ def run_session(cells: list[dict[str, Any]], settings: SessionSettings | None = 
             if why and verbose:
                 print(f"session {sid}: {why}", file=sys.stderr, flush=True)
             outputs.append((p, order, out, wall, why))
-    merged = [merge(cell, cid, sid, [(p, order.index(i), (out or {}).get("cells", [None] * len(order))[
-        order.index(i)] if out else None, why) for p, order, out, _, why in outputs])
-              for i, (cell, cid) in enumerate(zip(cells, ids))]
+    def runs_of(i: int) -> list[tuple[int, int, dict | None, str]]:
+        """Cell i in each process: (process, its position there, its cell or None, why the process failed)."""
+        return [(p, order.index(i), out["cells"][order.index(i)] if out else None, why)
+                for p, order, out, _, why in outputs]
+
+    merged = [merge(cell, cid, sid, runs_of(i)) for i, (cell, cid) in enumerate(zip(cells, ids))]
     first = next((o for _, _, o, _, _ in outputs if o), {}) or {}
     models: dict[str, Any] = {}
     for _, _, out, _, _ in outputs:

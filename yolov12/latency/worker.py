@@ -19,7 +19,8 @@ def _model_key(model: dict) -> str:
 
 
 def run(job: dict) -> dict:
-    from .cell import line
+    from ..errors import UserError
+    from .cell import empty_cell, line
     from .core import Bench, Setting, method_record
     from .env import capture_env, load_average
     from .stats import TimingPlan, finite
@@ -40,10 +41,22 @@ def run(job: dict) -> dict:
         for c in job["cells"]:
             key = _model_key(c["model"])
             if key not in benches:
-                benches[key] = Bench(c["model"], options=harness, **bench_args)
+                try:
+                    benches[key] = Bench(c["model"], options=harness, **bench_args)
+                except UserError:
+                    raise  # bad input: the session stops and says so in one line (``main``)
+                except Exception as e:  # noqa: BLE001  (a model that cannot be built fails its cells, not the others)
+                    benches[key] = f"the model could not be built: {type(e).__name__}: {str(e)[:300]}"
             s = Setting(c["device"], tuple(c["imgsz"]), c["batch"], c["backend"], c["scope"], c["precision"],
                         c["runtime"], c["threads"])
-            cell = benches[key].cell(s, env, wd, plan, tf32)
+            bench = benches[key]
+            if isinstance(bench, str):
+                cell = empty_cell(model=c["model"].get("name") or key, device=s.device, precision=s.precision,
+                                  runtime=s.runtime, batch=s.batch, imgsz_hw=list(s.imgsz), scope=s.scope,
+                                  threads=s.threads, backend=s.backend, attn_backend=s.backend)
+                cell.update(status="failed", reason=bench)
+            else:
+                cell = bench.cell(s, env, wd, plan, tf32)
             cells.append(cell)
             if job.get("verbose"):
                 print(f"[process {job['process']}] {line(cell)}", file=sys.stderr, flush=True)
@@ -52,12 +65,19 @@ def run(job: dict) -> dict:
                            *(bench_args.get(k, d) for k, d in (("det_min_match", Bench.__init__.__kwdefaults__[
                                "det_min_match"]), ("conf", 0.25), ("iou", 0.7), ("max_det", 300))))
     return finite({"process": job["process"], "env": env, "method": method,
-                   "models": {b.name: b.info for b in benches.values()}, "cells": cells})
+                   "models": {b.name: b.info for b in benches.values() if not isinstance(b, str)}, "cells": cells})
 
 
 def main(argv: list[str] | None = None) -> int:
+    from ..errors import EXIT_USER, UserError
+
     src, dst = (argv if argv is not None else sys.argv[1:])
-    out = run(json.loads(Path(src).read_text()))
+    try:
+        out = run(json.loads(Path(src).read_text()))
+    except UserError as e:  # handed to the session, which raises it again in the calling process
+        Path(dst).write_text(json.dumps({"user_error": {"what": e.what, "file": None if e.file is None else
+                                                        str(e.file), "key": e.key, "allowed": e.allowed}}))
+        return EXIT_USER
     Path(dst).write_text(json.dumps(out))
     return 0
 
