@@ -182,6 +182,7 @@ def run_session(cells: list[dict[str, Any]], settings: SessionSettings | None = 
             if why and verbose:
                 print(f"session {sid}: {why}", file=sys.stderr, flush=True)
             outputs.append((p, order, out, wall, why))
+
     def runs_of(i: int) -> list[tuple[int, int, dict | None, str]]:
         """Cell i in each process: (process, its position there, its cell or None, why the process failed)."""
         return [(p, order.index(i), out["cells"][order.index(i)] if out else None, why)
@@ -211,10 +212,13 @@ def merge(cell: dict, cid: str, sid: str, runs: list[tuple[int, int, dict | None
 
     ok = [(p, pos, c) for p, pos, c, _ in runs if c is not None and c.get("status") == "ok"]
     seen = next((c for _, _, c, _ in runs if c is not None), None)
-    out = dict(ok[0][2] if ok else seen or {"model": cell["model"].get("name"), "status": "failed"})
+    out = dict(ok[0][2] if ok else seen or {
+        "model": cell["model"].get("name") or json.dumps(cell["model"], sort_keys=True), "status": "failed",
+        **{k: cell[k] for k in ("device", "precision", "runtime", "batch", "scope", "threads")},
+        "imgsz_hw": cell["imgsz"], "attn_backend": cell["backend"], "backend": cell["backend"]})
     out.update(cell_id=cid, session=sid, n_processes=len(ok), tags=cell.get("tags") or {},
                identity={k: cell.get(k) for k in IDENTITY})
-    failures = [f"process {p}: {c['status']} ({c.get('reason')})" if c is not None else f"process {p}: {why}"
+    failures = [f"process {p}: {c['status']} ({c.get('reason')})" if c is not None else why
                 for p, _, c, why in runs if c is None or c.get("status") != "ok"]
     if not ok:
         out.update(status=out.get("status") or "failed", run_to_run_cv=None, median_ci_ms=None, processes=[],
