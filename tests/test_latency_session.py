@@ -11,7 +11,8 @@ import pytest
 from yolov12.errors import UserError
 from yolov12.latency import decode_samples
 from yolov12.latency.session import (IDENTITY, RUN_COLUMNS, SessionSettings, cell_id, estimate_session_s,
-                                     process_order, rows_of, run_rows_of, run_session, session_cell, session_id)
+                                     process_order, rows_of, run_rows_of, run_session, session_cell, session_id,
+                                     session_spec)
 from yolov12.stats import between_runs_ci, bootstrap_ci, paired_ratio_ci
 from yolov12.workflow.latency_job import session_of
 
@@ -36,6 +37,8 @@ def test_every_cell_timed_in_every_process_in_rotated_order(session):
     for cid in ids:
         assert sorted({r["position"] for r in runs if r["cell_id"] == cid}) == [0, 1]
     assert not result["session"]["process_errors"] and len(result["session"]["process_wall_s"]) == 3
+    assert result["session"]["spec"] == session_spec(cells, TINY)
+    assert result["session"]["id"] == session_id(cells, TINY, result["session"]["execution"])
 
 
 def test_cell_has_between_process_interval_and_keeps_samples(session):
@@ -74,10 +77,14 @@ def test_cell_ids_are_the_full_identity():
     ids = {cell_id({**base, k: v}) for k, v in changed.items()}
     assert len(ids) == len(IDENTITY) and cell_id(base) not in ids
     assert cell_id({**base, "tags": {"run_dir": "x"}}) == cell_id(base)  # labels are no part of the identity
-    # the session id: the same cells in another order and settings are one session; other settings are not
+    # the session's spec: the same cells in another order and settings are one spec; other settings are not; and
+    # two executions of one spec are two sessions (their processes are never paired)
     other = session_cell(MODEL, imgsz=64, backend="sdpa")
-    assert session_id([base, other], TINY) == session_id([other, base], TINY)
-    assert session_id([base, other], TINY) != session_id([base, other], SessionSettings(processes=5))
+    assert session_spec([base, other], TINY) == session_spec([other, base], TINY)
+    assert session_spec([base, other], TINY) != session_spec([base, other], SessionSettings(processes=5))
+    run = {"host": "h", "pid": 1, "start_ns": 1}
+    assert session_id([base, other], TINY, run) == session_id([other, base], TINY, run)
+    assert session_id([base, other], TINY, run) != session_id([base, other], TINY, {**run, "start_ns": 2})
     with pytest.raises(UserError, match="twice"):
         run_session([base, dict(base)], TINY, verbose=False)
 

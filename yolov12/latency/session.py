@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import socket
 import subprocess
 import sys
 import tempfile
@@ -97,9 +98,16 @@ def cell_id(cell: dict[str, Any]) -> str:
     return _digest({k: cell.get(k) for k in IDENTITY})
 
 
-def session_id(cells: list[dict[str, Any]], settings: SessionSettings) -> str:
-    """Digest of the sorted cell ids and the settings: cells of one session, and only those, are paired."""
+def session_spec(cells: list[dict[str, Any]], settings: SessionSettings) -> str:
+    """Digest of the sorted cell ids and the settings: what the session measures (the same for a rerun)."""
     return _digest({"cells": sorted(cell_id(c) for c in cells), "settings": asdict(settings)})
+
+
+def session_id(cells: list[dict[str, Any]], settings: SessionSettings, execution: dict[str, Any]) -> str:
+    """Digest of the session's spec and of this execution (host, process id, start time in ns): two runs of the
+    same cells are two sessions, whose processes must never be paired with each other (the report pairs cells by
+    (session, cell_id, process))."""
+    return _digest({"spec": session_spec(cells, settings), "execution": execution})
 
 
 def process_order(n_cells: int, process: int) -> list[int]:
@@ -172,7 +180,8 @@ def run_session(cells: list[dict[str, Any]], settings: SessionSettings | None = 
     if len(set(ids)) != len(ids):
         raise UserError("the same cell is listed twice in one session", key="cells",
                         allowed="cells that differ in at least one of " + ", ".join(IDENTITY))
-    sid = session_id(cells, settings)
+    execution = {"host": socket.gethostname(), "pid": os.getpid(), "start_ns": time.time_ns()}
+    sid = session_id(cells, settings, execution)
     outputs: list[tuple[int, list[int], dict | None, float, str]] = []
     t0 = time.time()
     with tempfile.TemporaryDirectory(prefix="yolov12-session-") as tmp:
@@ -193,10 +202,11 @@ def run_session(cells: list[dict[str, Any]], settings: SessionSettings | None = 
     models: dict[str, Any] = {}
     for _, _, out, _, _ in outputs:
         models.update((out or {}).get("models", {}))
-    record = {"id": sid, "processes": settings.processes, "settings": asdict(settings),
+    record = {"id": sid, "spec": session_spec(cells, settings), "execution": execution,
+              "processes": settings.processes, "settings": asdict(settings),
               "order": [[ids[i] for i in order] for _, order, _, _, _ in outputs],
               "process_wall_s": [round(w, 2) for _, _, _, w, _ in outputs],
-              "process_errors": [why for _, _, _, _, why in outputs if why], "started": t0,
+              "process_errors": [why for _, _, _, _, why in outputs if why],
               "wall_s": round(time.time() - t0, 2),
               "interval": "95 % Student t on the log of the per-process medians (yolov12.stats.between_runs_ci)"}
     from .stats import finite
