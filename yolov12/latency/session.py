@@ -118,8 +118,11 @@ def process_order(n_cells: int, process: int) -> list[int]:
 
 
 # ------------------------------------------------------------------------------------------------------ cost
-STARTUP_S = 8.0  # a fresh interpreter importing torch and Ultralytics on a small CPU machine (measured, docs)
-CELL_OVERHEAD_S = 2.0  # model build (cached per process and model), correctness gate, kernel profile per cell
+# calibrated on this project's shared 2-core machine: a process timing 2 tiny cells (64 px, 1 + 4 iterations) took
+# 3.8-6.2 s in all, i.e. about 4 s to start an interpreter and import torch and Ultralytics, 1 s per cell for the
+# model build (cached per process and model), the correctness gate and the kernel profile
+STARTUP_S = 4.0
+CELL_OVERHEAD_S = 1.0
 
 
 def estimate_session_s(n_cells: int, processes: int = 3, warmup_iters: int = 10, warmup_s: float = 1.0,
