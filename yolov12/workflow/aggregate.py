@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 
 from ..io import atomic_path, write_json
+from ..latency.session import run_rows_of
 from ..registry import JOB_KINDS
 from .plan import Plan, make_plan
 from .train import read_rows, unvalidated
@@ -102,6 +103,7 @@ def aggregate(plan: Plan) -> dict[str, Path]:
     index = plan.index()
     tables: dict[str, list[dict[str, Any]]] = {k: [] for k in ("accuracy", "complexity", "latency", "curves")}
     samples: list[dict[str, Any]] = []
+    runs: dict[tuple, dict[str, Any]] = {}  # latency_runs.csv: per (session, cell, process), once
     seen_samples, measured = set(), set()
     baselines = {s["study"]: s["baselines"] for s in index["studies"]}
     for row in index["rows"]:
@@ -131,10 +133,12 @@ def aggregate(plan: Plan) -> dict[str, Path]:
             cells, cell_samples = latency_rows({**base, "run_dir": row["model_dir"],
                                                 "results_file": str(files["latency"])}, lat)
             tables["latency"] += cells
+            runs.update(((r["session"], r["cell_id"], r["process"]), r) for r in run_rows_of(lat))
             if row["model_dir"] not in seen_samples:  # samples belong to the folder, not to each study row
                 seen_samples.add(row["model_dir"])
                 samples += cell_samples
     written = {k: write_csv(results / f"{k}.csv", v) for k, v in tables.items()}
+    written["latency_runs"] = write_csv(results / "latency_runs.csv", list(runs.values()))
     written["latency_samples"] = write_csv(results / "latency_samples.csv.gz", samples, "gzip")
     deltas = paired_deltas(plan, index, tables["accuracy"])
     written["deltas"] = write_csv(results / "deltas.csv", deltas)
