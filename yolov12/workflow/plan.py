@@ -22,9 +22,8 @@ from ..registry import JOB_KINDS, PAPER_NC
 from . import checks, identity, schemas, studies, tracking
 
 # what the aggregation writes into results/<config>/ (docs/results-schema.md)
-AGGREGATED = ("accuracy.csv", "deltas.csv", "complexity.csv", "latency.csv", "latency_runs.csv", "latency_samples.csv.gz",
-              "curves.csv",
-              "jobs.csv", "studies.json", "config.json")
+AGGREGATED = ("accuracy.csv", "deltas.csv", "complexity.csv", "latency.csv", "latency_runs.csv",
+              "latency_samples.csv.gz", "curves.csv", "jobs.csv", "studies.json", "config.json")
 
 
 def validate_config(config: dict[str, Any], source: str) -> dict[str, Any]:
