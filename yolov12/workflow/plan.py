@@ -311,7 +311,6 @@ class Plan:
         what ``yolov12 workflow run KIND --spec`` takes outside Snakemake (tests, a job run by hand)."""
         from .jobs import with_context
 
-        run = self.groups[run_dir][0]
         out = Path(self.result_path(kind, run_dir))
         inputs = self.job_inputs(kind, run_dir, "")
         spec = with_context(kind, self.identity(kind, run_dir), out, None, self.resources(kind)["gpus"],

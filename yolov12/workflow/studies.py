@@ -11,8 +11,6 @@ Light: imports neither torch nor Ultralytics (the workflow's parse and ``yolov12
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
