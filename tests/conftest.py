@@ -32,6 +32,21 @@ def pytest_collection_modifyitems(config, items):
                 item.add_marker(skip)
 
 
+@pytest.fixture(autouse=True)
+def _runtimes_registered_in_a_test_stay_in_that_test():
+    """A test that registers a runtime (the plugin API) must not leak it into the next test of its worker: the
+    registry is process-wide, and the schema built from it is cached."""
+    from yolov12 import registry
+    from yolov12.workflow import schemas
+
+    before = dict(registry._RUNTIMES)
+    yield
+    if registry._RUNTIMES != before:
+        registry._RUNTIMES.clear()
+        registry._RUNTIMES.update(before)
+        schemas._schema.cache_clear()
+
+
 @pytest.fixture
 def python_env(tmp_path):
     """Environment for a fresh Python process: isolated caches, this interpreter's site-packages."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -211,3 +212,42 @@ def test_concurrent_runs_on_postgres_backed_mlflow_lose_nothing(mlflow_server, t
 def _value(worker: int, key: int, step: int) -> float:
     """The value the WORKER script logs; distinct for every (worker, metric, step)."""
     return worker * 1000 + key + step / 100
+
+
+def test_slurm_states_read_by_first_word_through_the_plugins_own_query():
+    """The plugin's real status query, wrapped (yolov12.workflow.slurm_states): sacct's ``CANCELLED by 0`` reaches
+    the plugin as ``CANCELLED`` (one of its failure states), an unrequeued ``PREEMPTED`` as ``FAILED``."""
+    import asyncio
+    import logging
+    import shlex
+
+    plugin = pytest.importorskip("snakemake_executor_plugin_slurm")
+    from yolov12.workflow import slurm_states
+
+    assert slurm_states.install()
+    sacct_like = "1|CANCELLED by 0\n2|PREEMPTED\n3|TIMEOUT\n4|RUNNING\n5|NODE_FAIL\n6|COMPLETED\n7|OUT_OF_MEMORY\n"
+    command = shlex.join(["printf", sacct_like])
+    states, seconds = asyncio.run(plugin.query_job_status(command, logging.getLogger("test")))
+    assert states == {"1": "CANCELLED", "2": "FAILED", "3": "TIMEOUT", "4": "RUNNING", "5": "NODE_FAIL",
+                      "6": "COMPLETED", "7": "OUT_OF_MEMORY"}
+    assert seconds is not None
+    failed = {k for k, v in states.items() if v in slurm_states.FAILED}
+    assert failed == {"1", "2", "3", "5", "7"}
+    assert slurm_states.state_word("CANCELLED+") == "CANCELLED"
+    assert slurm_states.REASONS[slurm_states.state_word("CANCELLED by 1000")] == "cancelled"
+
+
+def test_test_daemons_listen_on_loopback_only(slurm_cluster, mlflow_server):
+    """Every TCP listener of the fixtures' daemons (munged, mariadbd, slurmdbd, slurmctld, slurmd, postgres, mlflow
+    and their children) is on 127.0.0.1: nothing on 0.0.0.0 or ::."""
+    from cluster import non_loopback, tcp_listeners
+
+    pids = [p.pid for d in (slurm_cluster.daemons, mlflow_server.daemons) for _n, p, _l in d.procs]
+    listeners = tcp_listeners(pids)
+    ss = subprocess.run(["ss", "-ltnp"], capture_output=True, text=True, check=False).stdout if \
+        shutil.which("ss") else "(no ss)"
+    print("\nss -ltnp during the cluster tests:\n" + ss)
+    names = {p.pid: n for d in (slurm_cluster.daemons, mlflow_server.daemons) for n, p, _l in d.procs}
+    print("fixture listeners:", [(a, port, names.get(pid, pid)) for a, port, pid in listeners])
+    assert len(listeners) >= 5  # mariadbd, slurmdbd, slurmctld, slurmd, postgres, mlflow: all found
+    assert non_loopback(listeners) == []

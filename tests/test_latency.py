@@ -187,7 +187,7 @@ def test_backend_matrix_records_the_kernel_that_ran(tmp_path):
     out = tmp_path / "b.json"
     rc = cli_main(["latency", "--scale", "n", "--imgsz", "64", "--backend", "naive", "sdpa_noflash", "sdpa",
                    "flash_attn", "--warmup-iters", "1", "--warmup-s", "0", "--min-iters", "2", "--min-s", "0",
-                   "--threads", "1", "--json", str(out), "--quiet"])
+                   "--threads", "1", "--processes", "1", "--json", str(out), "--quiet"])
     assert rc == 0
     cells = {c["backend"]: c for c in json.loads(out.read_text())["cells"]}
     # the real aten ops on the CPU (torch.profiler): explicit softmax, SDPA's math kernel, SDPA's CPU flash kernel
@@ -286,7 +286,7 @@ def test_end2end_scope_and_cli(tmp_path):
     out = tmp_path / "r.json"
     rc = cli_main(["latency", "--scale", "n", "--imgsz", "64", "--scope", "end2end", "--runtime", "eager",
                    "--precision", "fp32", "bf16", "--warmup-iters", "1", "--warmup-s", "0", "--min-iters", "2",
-                   "--min-s", "0", "--threads", "1", "--json", str(out), "--out", str(tmp_path), "--quiet"])
+                   "--min-s", "0", "--threads", "1", "--processes", "1", "--json", str(out), "--out", str(tmp_path), "--quiet"])
     assert rc == 0
     data = json.loads(out.read_text())
     assert [c["precision"] for c in data["cells"]] == ["fp32", "bf16"]
@@ -301,7 +301,7 @@ def test_checkpoint_via_cli(tmp_path):
     yolov12.build("yolov12", "n").save(str(ckpt))
     out = tmp_path / "ck.json"
     assert cli_main(["latency", "--checkpoint", str(ckpt), "--imgsz", "64", "--backend", "naive", "--warmup-iters",
-                     "1", "--warmup-s", "0", "--min-iters", "2", "--min-s", "0", "--threads", "1", "--json", str(out),
+                     "1", "--warmup-s", "0", "--min-iters", "2", "--min-s", "0", "--threads", "1", "--processes", "1", "--json", str(out),
                      "--quiet"]) == 0
     data = json.loads(out.read_text())
     assert data["model"]["checkpoint"] == str(ckpt) and data["model"]["name"] == "tiny"

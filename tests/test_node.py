@@ -73,3 +73,56 @@ def test_a_timing_hold_waits_for_running_jobs_and_blocks_new_ones(tmp_path):
     a, b, c = spans["train:a"], spans["latency:b"], spans["train:c"]
     assert b["start"] >= a["end"] and c["start"] >= b["end"]  # the timer waited; the late job queued behind it
     assert node.overlaps(node.read_ledger(tmp_path / "locks")) == []
+
+
+def test_who_runs_is_read_from_live_locks_so_a_killed_job_stops_counting(tmp_path):
+    """A job killed by SIGKILL writes no end record; the kernel releases its locks, so it is not running (live_holds)
+    and a later timing hold does not count it (others_during), while a live job is counted."""
+    import signal
+
+    from yolov12.workflow import node
+
+    locks = tmp_path / "locks"
+    code = ("import sys, time\nfrom yolov12.workflow import node\n"
+            "with node.node_slot(None, sys.argv[1], False, 0):\n"
+            "    open(sys.argv[2], 'w').close()\n    time.sleep(600)\n")
+    env = {**os.environ, "YOLOV12_NODE_LOCKS": str(locks)}
+    procs = {}
+    for job in ("train:killed", "train:alive"):
+        ready = tmp_path / f"{job}.ready"
+        procs[job] = subprocess.Popen([sys.executable, "-c", code, job, str(ready)], env=env)
+        deadline = time.monotonic() + 120
+        while not ready.exists():
+            assert procs[job].poll() is None and time.monotonic() < deadline
+            time.sleep(0.2)
+    try:
+        os.environ[node.LOCKS_ENV] = str(locks)
+        assert sorted(h["job"] for h in node.live_holds()) == ["train:alive", "train:killed"]
+        procs["train:killed"].send_signal(signal.SIGKILL)
+        procs["train:killed"].wait(timeout=30)
+        assert [h["job"] for h in node.live_holds()] == ["train:alive"]
+        ledger = node.read_ledger(locks, raw=True)
+        assert not any(e["event"] == "end" for e in ledger)  # the killed job left no end record
+        assert [e["job"] for e in node.read_ledger(locks)] == ["train:alive"]  # what a reader of holds sees
+        # the latency job's own reading (a hold without an end record counts as running) no longer sees it
+        from yolov12.workflow.latency_job import others_during as latency_others
+
+        assert latency_others(tmp_path, {"pid": os.getpid(), "host": ledger[0]["host"], "start": 0.0},
+                              time.time()) == ["train:alive"]
+        hold = {"pid": os.getpid(), "host": ledger[0]["host"], "start": time.time() - 1}
+        assert node.others_during(hold, time.time()) == ["train:alive"]
+        procs["train:alive"].terminate()
+        procs["train:alive"].wait(timeout=30)
+        assert node.live_holds() == [] and node.others_during(hold, time.time()) == []
+    finally:
+        os.environ.pop(node.LOCKS_ENV, None)
+        for p in procs.values():
+            if p.poll() is None:
+                p.kill()
+
+
+def test_locks_are_node_wide_not_per_results_folder(monkeypatch):
+    from yolov12.workflow import node
+
+    monkeypatch.delenv(node.LOCKS_ENV, raising=False)
+    assert node.lock_dir("/a/results") == node.lock_dir("/b/other") == node.NODE_DIR

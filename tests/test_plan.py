@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 from conftest import ROOT
@@ -65,7 +66,7 @@ def test_paper_profile_declares_its_resources(tmp_path):
     plan = make_plan(load_yaml(PAPER), str(PAPER), ROOT)
     train = plan.snakemake_resources("train")
     assert train["gpu"] == 8 and train["cpus_per_task"] >= 8 and train["mem_mb"] > 0 and train["runtime"] > 0
-    assert plan.train_args(plan.runs[0])["device"] == "0,1,2,3,4,5,6,7"  # its own 8 devices, numbered from 0
+    assert plan.device("train") == "0,1,2,3,4,5,6,7"  # its own 8 devices, numbered from 0
     assert plan.snakemake_resources("latency")["gpu"] == 1 and "--exclusive" in plan.snakemake_resources(
         "latency")["slurm_extra"]
     spec = json.loads(plan.spec_json("evaluate", plan.run_dirs("evaluate")[0]))
@@ -102,10 +103,13 @@ if {extra_knob}:
     # a new knob whose default changes nothing
     K.Knobs = dataclasses.make_dataclass("Knobs", [("new_knob", int, dataclasses.field(default=0))], bases=(K.Knobs,),
                                          frozen=True)
-from yolov12.workflow.studies import all_runs
-runs = all_runs(["all"], ["n", "s", "m", "l", "x"], {str(ROOT / "ablations")!r}, [0], ["extras"])
+from yolov12.workflow.plan import make_plan
+from yolov12.yamlio import load_yaml
+config = load_yaml({str(ROOT / "workflows" / "config" / "default.yaml")!r})
+config.update(scales=["n", "s", "m", "l", "x"], opt_in=["extras"])
+runs = make_plan(config, "default.yaml", {str(ROOT)!r}).runs
 assert {extra_knob} == ("new_knob" in runs[0].knobs)
-print(json.dumps({{f"{{r.study}}/{{r.variant}}/{{r.scale}}": r.run_dir for r in runs}}))
+print(json.dumps({{f"{{r.study}}/{{r.variant}}/{{r.scale}}/{{r.seed}}": [r.run_dir, r.model_dir] for r in runs}}))
 """
     proc = subprocess.run([PY, "-c", code], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -117,21 +121,31 @@ def test_adding_a_neutral_knob_renames_no_run_directory():
     assert len(before) > 80 and before == after
 
 
-def test_run_dir_names_what_differs():
+def test_run_dirs_are_digests_of_canonical_identities(tmp_path):
+    """A readable prefix and the digest of the identity: equal runs share a folder, a seed written 1.0 is the seed 1,
+    the default spelled out is the default, and an architecture's folder ignores the recipe and the seed."""
+    from yolov12.workflow.plan import make_plan
     from yolov12.workflow.studies import Run, canonical_knobs, knob_delta
+    from yolov12.yamlio import load_yaml
+
+    plan = make_plan(load_yaml(ROOT / "workflows" / "config" / "default.yaml"), "default.yaml", ROOT)
 
     def run(scale="n", knobs=None, train=None, seed=0):
         k = canonical_knobs("yolov12", scale, "detect", "full", knobs or {})
         return Run("s", "T", "v", "yolov12", "detect", "full", scale, seed, k,
                    knob_delta("yolov12", scale, "detect", "full", k), train or {}, ("train",), "s.yaml")
 
-    assert run().run_dir == "yolov12n-detect-full-base"
+    base = plan.train_dir(run())
+    assert base.startswith("yolov12n-detect-full-s0-") and len(base.rsplit("-", 1)[1]) == 12
     # the L default spelled out (residual on, layer scale 0.01, MLP ratio 1.2) is the L baseline
-    assert run("l", {"residual": "on", "layer_scale": 0.01, "mlp_ratio": 1.2}).run_dir == "yolov12l-detect-full-base"
+    assert plan.train_dir(run("l", {"residual": "on", "layer_scale": 0.01, "mlp_ratio": 1.2})) == plan.train_dir(
+        run("l"))
     a, b = run(knobs={"pe_kernel": 3}), run(knobs={"pe_kernel": 3}, seed=1)
-    assert a.identity == {"model": "yolov12n-detect-full", "knobs": {"pe_kernel": 3}}
-    assert a.run_dir != b.run_dir and a.run_dir != run().run_dir
-    assert run(train={"epochs_scale": 0.5}).run_dir not in (a.run_dir, run().run_dir)
+    assert plan.train_dir(a) != plan.train_dir(b) and plan.train_dir(a) != base
+    assert plan.arch_dir(a) == plan.arch_dir(b) != plan.arch_dir(run())  # one architecture, measured once
+    assert plan.train_dir(run(train={"epochs_scale": 0.5})) not in (plan.train_dir(a), base)
+    assert plan.arch_dir(run(train={"epochs_scale": 0.5})) == plan.arch_dir(run())
+    assert plan.train_dir(run(seed=1.0)) == plan.train_dir(run(seed=1))  # canonical: 1.0 is 1
 
 
 def test_renaming_studies_and_variants_changes_no_spec(tmp_path):
@@ -233,3 +247,53 @@ def test_a_registered_runtime_is_a_choice_of_a_config(tmp_path):
     accepted = subprocess.run(check, capture_output=True, text=True, timeout=300,
                               env={**env, "YOLOV12_PLUGINS": "myruntimes"})
     assert accepted.returncode == 0, accepted.stderr
+
+
+@pytest.mark.parametrize("text, key", [("variants:\n  off: {}\n", "variants.False"),
+                                       ("variants:\n  base: {seeds: [1.5]}\n", "variants.base.seeds")])
+def test_a_yaml_boolean_variant_name_or_a_fractional_seed_is_refused(tmp_path, text, key):
+    """An unquoted `off:` would be the variant False, a seed 1.5 no seed at all: refused at parse, naming the key."""
+    from yolov12.errors import UserError
+    from yolov12.workflow.plan import make_plan
+    from yolov12.yamlio import load_yaml
+
+    (tmp_path / "ablations").mkdir()
+    (tmp_path / "ablations" / "s.yaml").write_text("study: s\ntable: Table 2\ntitle: t\nscales: [n]\n" + text)
+    config = {**load_yaml(ROOT / "workflows" / "config" / "default.yaml"), "studies": ["s"],
+              "ablations_dir": str(tmp_path / "ablations")}
+    with pytest.raises(UserError) as e:
+        make_plan(config, "c.yaml", ROOT)
+    assert e.value.key.startswith(key) and "s.yaml" in str(e.value)
+    if "off" in text:
+        assert "quote" in str(e.value)
+
+
+def test_identity_is_canonical_and_real_data_is_known_by_content(tmp_path, monkeypatch):
+    """1.0 is 1 and key order is nothing; a real dataset's identity follows its annotation bytes and image count,
+    not where it lives; its checksums are cached only under .snakemake/ (nothing is written without one)."""
+    import shutil
+
+    from yolov12.workflow import identity
+
+    assert identity.dumps({"b": [1.0, 2.5], "a": {"y": 0.0, "x": True}}) == '{"a":{"x":true,"y":0},"b":[1,2.5]}'
+    assert identity.digest({"seed": 1.0, "lr0": 0.01}) == identity.digest({"lr0": 0.01, "seed": 1})
+    monkeypatch.chdir(tmp_path)
+    root = tmp_path / "coco"
+    (root / "annotations").mkdir(parents=True)
+    (root / "val2017").mkdir()
+    (root / "annotations" / "instances_val2017.json").write_text('{"images": []}')
+    (root / "val2017" / "1.jpg").write_bytes(b"x")
+
+    def ident(r):
+        return identity.real_dataset("coco", str(r), ["annotations/instances_val2017.json"], ["val2017"])
+
+    first = ident(root)
+    assert list(tmp_path.rglob("*.json*")) == [root / "annotations" / "instances_val2017.json"]  # no cache written
+    shutil.copytree(root, tmp_path / "moved")
+    assert ident(tmp_path / "moved") == first  # content, not location
+    (tmp_path / ".snakemake").mkdir()
+    assert ident(root) == first and identity.CACHE.is_file()  # cached under Snakemake's folder
+    (root / "val2017" / "2.jpg").write_bytes(b"y")
+    assert ident(root) != first  # one more image
+    (root / "annotations" / "instances_val2017.json").write_text('{"images": [1]}')
+    assert ident(root)["annotations/instances_val2017.json"] != first["annotations/instances_val2017.json"]

@@ -20,16 +20,17 @@ rule aggregate:
         PLAN.rebuild_inputs(),
         jobs=[p for kind in JOB_KINDS for p in PLAN.outputs(kind)],
         benchmarks=PLAN.benchmarks(),
+        store=ancient(STORE),
     output:
         PLAN.aggregated(),
     params:
-        python=PYTHON,
-        config=PLAN.config_json(),
+        # what the aggregation's numbers and labels depend on: not the resources, the URI or where things live
+        config=PLAN.aggregate_config_json(),
+        labels=PLAN.labels_digest(),
         results=lambda w, output: os.path.dirname(output[0]),
-        basedir=workflow.basedir,
     log:
         f"{RESULTS}/logs/aggregate.log",
     localrule: True
     shell:
-        "{params.python} -m yolov12 workflow aggregate --config {params.config:q} --results {params.results}"
-        " --basedir {params.basedir:q} > {log} 2>&1"
+        "\"$YOLOV12_PYTHON\" -m yolov12 workflow aggregate --config {params.config:q} --results {params.results}"
+        " --basedir \"$YOLOV12_BASEDIR\" --uri \"$(cat {input.store})\" > {log} 2>&1"

@@ -12,10 +12,18 @@ try:
 except UserError as _e:
     print(f"error: {_e}", file=sys.stderr)
     sys.exit(2)
+if workflow.is_main_process:  # the process that polls SLURM (docs/cluster.md: the plugin's state parsing)
+    from yolov12.workflow import slurm_states
+
+    slurm_states.install()
 config.clear()
 config.update(PLAN.config)  # validated, defaults filled in: what the rules and the report see
 
 PYTHON = sys.executable
+# jobs find the interpreter in their environment, not in a param or the command: moving the checkout (and its
+# virtual environment) reruns nothing
+os.environ.setdefault("YOLOV12_PYTHON", PYTHON)
+os.environ.setdefault("YOLOV12_BASEDIR", workflow.basedir)
 RESULTS = PLAN.results
 REPORTS = f"reports/{PLAN.name}"
 MLFLOW_URI = PLAN.tracking_uri
@@ -34,10 +42,9 @@ rule mlflow_store:
         f"{RESULTS}/logs/mlflow_store.log",
     localrule: True
     params:
-        python=PYTHON,
         uri=MLFLOW_URI,
         results=lambda w, output: os.path.dirname(os.path.dirname(output[0])),
         name=PLAN.name,
     shell:
-        "{params.python} -m yolov12 workflow store --uri {params.uri:q} --results {params.results}"
+        "\"$YOLOV12_PYTHON\" -m yolov12 workflow store --uri {params.uri:q} --results {params.results}"
         " --config-name {params.name} --out {output} > {log} 2>&1"

@@ -11,11 +11,10 @@ rule data_synth:
         mem_mb=2000,
         runtime=30,
     params:
-        python=PYTHON,
         out=lambda w: f"{RESULTS}/data/{w.task}",
         options=PLAN.synth_options(),
     shell:
-        "{params.python} -m yolov12 data synth --task {wildcards.task} --out {params.out} {params.options} > {log} 2>&1"
+        "\"$YOLOV12_PYTHON\" -m yolov12 data synth --task {wildcards.task} --out {params.out} {params.options} > {log} 2>&1"
 
 
 rule data_coco:
@@ -27,12 +26,11 @@ rule data_coco:
         mem_mb=16000,
         runtime=720,
     params:
-        python=PYTHON,
         root=config["data"]["coco_root"],
         out=lambda w, output: os.path.dirname(output[0]),
         download="--download" if config["data"]["coco_download"] else "",
     shell:
-        "{params.python} -m yolov12 data coco --root {params.root} --out {params.out} {params.download} > {log} 2>&1"
+        "\"$YOLOV12_PYTHON\" -m yolov12 data coco --root {params.root} --out {params.out} {params.download} > {log} 2>&1"
 
 
 rule data_imagenet:
@@ -44,11 +42,10 @@ rule data_imagenet:
         mem_mb=16000,
         runtime=720,
     params:
-        python=PYTHON,
         tree=config["data"]["imagenet_root"],
         out=lambda w, output: os.path.dirname(output[0]),
     shell:
-        "{params.python} -m yolov12 data imagenet --tree {params.tree} --out {params.out} > {log} 2>&1"
+        "\"$YOLOV12_PYTHON\" -m yolov12 data imagenet --tree {params.tree} --out {params.out} > {log} 2>&1"
 
 
 if config["data"]["dota_root"]:
@@ -62,7 +59,6 @@ if config["data"]["dota_root"]:
             mem_mb=8000,
             runtime=120,
         params:
-            python=PYTHON,
-            root=config["data"]["dota_root"],
+                root=config["data"]["dota_root"],
         shell:
-            "{params.python} -m yolov12 data dota --root {params.root} > {log} 2>&1"
+            "\"$YOLOV12_PYTHON\" -m yolov12 data dota --root {params.root} > {log} 2>&1"

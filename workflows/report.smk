@@ -6,6 +6,7 @@ report: "report/workflow.rst"
 rule report:
     input:
         rules.aggregate.output,
+        store=ancient(STORE),
     output:
         md=report(f"{REPORTS}/report.md", caption="report/table.rst", category="Report"),
         pdf=report(f"{REPORTS}/report.pdf", caption="report/table.rst", category="Report"),
@@ -14,15 +15,13 @@ rule report:
     log:
         f"{RESULTS}/logs/report.log",
     params:
-        python=PYTHON,
         results=lambda w, input: os.path.dirname(input[0]),
         out=lambda w, output: os.path.dirname(output.md),
         name=PLAN.name,
         logs=f"--reference-logs {config['reference_logs']}" if config["reference_logs"] else "",
         synthetic="--synthetic" if config["synthetic"] else "--not-synthetic",
-        uri=MLFLOW_URI,
     localrule: True
     shell:
-        "({params.python} -m yolov12 report --results {params.results} --out {params.out} --config-name {params.name}"
-        " {params.logs} {params.synthetic} && {params.python} -m yolov12 workflow log-report --uri {params.uri:q}"
+        "(\"$YOLOV12_PYTHON\" -m yolov12 report --results {params.results} --out {params.out} --config-name {params.name}"
+        " {params.logs} {params.synthetic} && \"$YOLOV12_PYTHON\" -m yolov12 workflow log-report --uri \"$(cat {input.store})\""
         " --results {params.results} --config-name {params.name} {output.md} {output.pdf}) > {log} 2>&1"

@@ -9,8 +9,12 @@ configure offline behaviour for themselves (``yolov12.offline``).
 from __future__ import annotations
 
 import importlib
+from importlib import metadata
 
-__version__ = "0.2.0"
+try:  # one version, pyproject.toml's: the installed distribution's metadata
+    __version__ = metadata.version("yolov12-suite")
+except metadata.PackageNotFoundError:  # a source tree that was never installed
+    __version__ = "0+unknown"
 
 _LAZY = {
     "build": "yolov12.models", "torch_model": "yolov12.models", "definition": "yolov12.models",

@@ -57,7 +57,7 @@ def cmd_summary(args) -> int:
 def cmd_variants(args) -> int:
     import json
 
-    from .workflow.studies import all_runs, by_run_dir
+    from .workflow.studies import all_runs
 
     runs = all_runs(args.studies, args.scales, args.ablations_dir, args.seeds, args.opt_in)
     for run in runs:
@@ -69,10 +69,13 @@ def cmd_variants(args) -> int:
             print(json.dumps({**run.row(), "table": run.table, "default_model": run.is_default,
                               "measure": list(run.measure), "knobs": run.knobs}))
         else:
-            print(f"{run.study:10s} {run.variant:20s} {run.scale} s{run.seed} {run.run_dir:36s} "
+            print(f"{run.study:10s} {run.variant:20s} {run.scale} s{run.seed} {run.model_name:28s} "
                   f"{'default ' if run.is_default else ''}{delta}")
     if not args.json:
-        print(f"{len(runs)} study runs, {len(by_run_dir(runs))} distinct run directories")
+        # run directories are named from the config's recipe and data too: `yolov12 workflow check CONFIG` counts them
+        models = {(r.model_name, json.dumps(r.delta, sort_keys=True), json.dumps(r.train, sort_keys=True), r.seed)
+                  for r in runs}
+        print(f"{len(runs)} study runs, {len(models)} distinct models and recipes")
     return 0
 
 
@@ -101,11 +104,11 @@ def cmd_workflow(args) -> int:
     if args.workflow_command == "run":
         from .workflow.jobs import run
 
-        run(args.kind, args.spec, args.out)
+        run(args.kind, args.spec, args.out, args.gpus, args.inputs)
         return 0
     from .workflow.aggregate import aggregate_from_config
 
-    for kind, path in aggregate_from_config(args.config, args.results, args.basedir).items():
+    for kind, path in aggregate_from_config(args.config, args.results, args.basedir, args.uri).items():
         print(f"{kind}: {path}")
     return 0
 
@@ -143,8 +146,11 @@ def add_workflow_parsers(sub) -> None:
     p.add_argument("--basedir", default=".", help="the workflow's folder (ablations_dir is relative to it)")
     p = wsub.add_parser("run", help="run one job from its spec")
     p.add_argument("kind", choices=list(registry.JOB_KINDS))
-    p.add_argument("--spec", required=True, help="the job spec (JSON text, or a file)")
+    p.add_argument("--spec", required=True, help="the job's identity (JSON text, or a file)")
     p.add_argument("--out", required=True)
+    p.add_argument("--gpus", type=int, default=0, help="GPUs the job holds (its resources)")
+    p.add_argument("--inputs", nargs="*", default=[],
+                   help="what the job reads: the MLflow store's marker, its data manifest, the training's result")
     p = wsub.add_parser("store", help="create the MLflow store's schema and the jobs experiment (once, first)")
     p.add_argument("--uri", required=True)
     p.add_argument("--results", required=True)
@@ -159,6 +165,7 @@ def add_workflow_parsers(sub) -> None:
     p.add_argument("--config", required=True, help="the workflow's resolved config (JSON text, or a file)")
     p.add_argument("--results", required=True)
     p.add_argument("--basedir", default=".", help="the workflow's folder (ablations_dir is relative to it)")
+    p.add_argument("--uri", help="the MLflow store (default: the config's)")
     wf.set_defaults(func=cmd_workflow)
 
 
@@ -207,6 +214,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _takes_node_slot(argv: list[str]) -> bool:
+    """The commands the workflow's rules run, except ``workflow run`` (jobs take their own slot, with devices)."""
+    head = [a for a in argv if not a.startswith("-")][:2]
+    return bool(head) and (head[0] in ("data", "report") or head[:1] == ["workflow"] and head[1:] in (
+        ["store"], ["aggregate"], ["log-report"]))
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
 
@@ -222,7 +236,13 @@ def main(argv: list[str] | None = None) -> int:
         check_out_paths(args)  # an output of the wrong kind is refused before any work
 
         configure_job_process()
-        return args.func(args)
+        if not _takes_node_slot(argv):
+            return args.func(args)
+        from .workflow import node
+
+        # a workflow rule's work (data, store, aggregate, report) shares the node like a job: never beside a timed cell
+        with node.node_slot(None, " ".join(argv[:2]), exclusive=False, gpus=0):
+            return args.func(args)
 
     return main_guard(command, argv)
 

@@ -36,7 +36,8 @@ class JobKind:
     runner: str  # "module:function" taking (spec, out) -> result dict
     after: tuple[str, ...] = ()  # kinds whose results (same run directory) it reads
     timing: bool = False  # measures time: runs alone on its node (yolov12.workflow.node)
-    per_seed: bool = True  # False: measures the architecture, the same for every seed (run once, seed 0's folder)
+    # False: measures the architecture, the same for every recipe and seed (run once, in the architecture's folder)
+    per_seed: bool = True
     # what one job uses unless the config's resources.<kind> says otherwise (runtime in minutes)
     resources: dict[str, int] = dataclasses.field(default_factory=lambda: {
         "gpus": 0, "cpus": 1, "mem_mb": 4000, "runtime": 60, "retries": 0})
@@ -52,7 +53,7 @@ JOB_KINDS: dict[str, JobKind] = {k.name: k for k in (
     JobKind("evaluate", "eval.json", "yolov12.workflow.jobs:run_evaluate", after=("train",)),
     JobKind("complexity", "complexity.json", "yolov12.workflow.jobs:run_complexity", per_seed=False),
     JobKind("latency", "latency.json", "yolov12.workflow.latency_job:run_latency", timing=True, per_seed=False),
-    JobKind("export", "export.json", "yolov12.workflow.jobs:run_export", after=("train",)),
+    JobKind("export", "export.json", "yolov12.workflow.jobs:run_export", per_seed=False),
 )}
 
 

@@ -199,3 +199,48 @@ def serve_forever(stop: Callable[[], None]) -> None:
     finally:
         stop()
 
+
+
+def tcp_listeners(pids: list[int]) -> list[tuple[str, int, int]]:
+    """(address, port, pid) of every TCP socket in LISTEN state held by ``pids`` or their descendants, from /proc
+    (the kernel's tables: no tool needed). IPv4 addresses as dotted quads, IPv6 as ``[hex]``."""
+    procs = set(pids)
+    changed = True
+    while changed:  # add descendants (mlflow's workers, postgres' backends)
+        changed = False
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                pid, ppid = int(stat.parent.name), int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            if ppid in procs and pid not in procs:
+                procs.add(pid)
+                changed = True
+    inodes: dict[str, int] = {}
+    for pid in procs:
+        with contextlib.suppress(OSError):
+            for fd in Path(f"/proc/{pid}/fd").iterdir():
+                with contextlib.suppress(OSError):
+                    target = os.readlink(fd)
+                    if target.startswith("socket:["):
+                        inodes[target[8:-1]] = pid
+    found = []
+    for table, v6 in (("/proc/net/tcp", False), ("/proc/net/tcp6", True)):
+        with contextlib.suppress(OSError):
+            for line in Path(table).read_text().splitlines()[1:]:
+                fields = line.split()
+                if fields[3] != "0A" or fields[9] not in inodes:  # 0A: LISTEN
+                    continue
+                addr_hex, port_hex = fields[1].split(":")
+                if v6:
+                    addr = f"[{addr_hex}]"
+                else:
+                    addr = ".".join(str(b) for b in reversed(bytes.fromhex(addr_hex)))
+                found.append((addr, int(port_hex, 16), inodes[fields[9]]))
+    return found
+
+
+def non_loopback(listeners: list[tuple[str, int, int]]) -> list[tuple[str, int, int]]:
+    """Listeners on anything but 127.0.0.0/8 or ::1 (0.0.0.0 and :: are every interface)."""
+    v6_loopback = "[" + "0" * 24 + "01000000]"  # ::1 as /proc/net/tcp6 writes it
+    return [entry for entry in listeners if not (entry[0].startswith("127.") or entry[0] == v6_loopback)]

@@ -104,6 +104,8 @@ ClusterName={CLUSTER_NAME}
 SlurmctldHost={node}(127.0.0.1)
 SlurmctldPort={ports['slurmctld']}
 SlurmdPort={ports['slurmd']}
+# bind to the configured addresses (127.0.0.1), not to every interface: slurmctld, and slurmd / srun / slurmstepd
+CommunicationParameters=NoCtldInAddrAny,NoInAddrAny
 SlurmUser=root
 SlurmdUser=root
 AuthType=auth/munge
@@ -147,6 +149,8 @@ AuthInfo=socket={munge_socket}
 DbdHost=localhost
 DbdAddr=127.0.0.1
 DbdPort={ports['slurmdbd']}
+# DbdAddr does not restrict the listening socket: without this slurmdbd listens on every interface
+CommunicationParameters=NoInAddrAny
 SlurmUser=root
 LogFile={root}/log/slurmdbd.log
 PidFile={root}/run/slurmdbd.pid

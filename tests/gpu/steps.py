@@ -6,7 +6,7 @@ Every step appends its records to ``DIR/<step>.jsonl`` as it goes (a step cut sh
 measured); ``report`` reads them all into ONE output folder. ``--smoke`` (no CUDA here) runs the same code on the
 CPU at a tiny size, to prove the script's paths, and says so in every record.
 
-Steps: env, equivalence, matrix, compile, ultralytics, isolation, report (tests/gpu/report.py).
+Steps: env, equivalence, matrix, compile, ultralytics, isolation, roofline, artifact, report (tests/gpu/report.py).
 """
 
 from __future__ import annotations
@@ -164,9 +164,82 @@ def step_isolation(a) -> None:
         proc.wait()
 
 
+def step_roofline(a) -> None:
+    """Measured peaks of the device (square GEMM per precision, copy bandwidth) and one timed yolov12n cell placed on
+    its roofline (yolov12.latency.roofline); smoke: the same on the CPU, short probes."""
+    import os
+
+    os.environ["YOLOV12_ROOFLINE_DIR"] = str(a.work / "roofline")  # measured here, never read from a cache
+    from yolov12.latency import measure
+    from yolov12.latency.roofline import annotate_cells, peaks
+
+    precisions = ["fp32", "bf16"] if a.smoke else ["fp32", "fp16", "bf16"]
+    t0 = time.perf_counter()
+    record = peaks(a.device, precisions, threads=1 if a.smoke else None, seconds=0.3 if a.smoke else 2.0)
+    emit(a.work, "roofline", {"what": "peaks", "smoke": a.smoke, "wall_s": time.perf_counter() - t0, **record})
+    gemm = {p: round((g.get("flops_per_s") or 0) / 1e12, 2) for p, g in record["gemm"].items()}
+    print(f"peaks {record['device_key']}: GEMM TFLOP/s {gemm}, copy {record['copy']['bytes_per_s'] / 1e9:.0f} GB/s",
+          flush=True)
+    precision = "fp32" if a.smoke else "fp16"
+    spec = {"scale": "n", "nc": 80}
+    result = measure(spec, devices=[a.device], precisions=[precision], runtimes=["eager"],
+                     threads=1 if a.smoke else None, **plan(a.smoke))
+    annotate_cells(result["cells"], spec, seconds=0.3 if a.smoke else 2.0)
+    for c in result["cells"]:
+        r = c.get("roofline") or {}
+        emit(a.work, "roofline", {"what": "cell", "smoke": a.smoke, "cell": c})
+        if r:
+            print(f"cell {c['precision']} {c['runtime']} {c['imgsz']}: {c['median_ms']:.2f} ms, "
+                  f"{r['achieved_flops_per_s'] / 1e9:.0f} GFLOP/s, intensity {r['arithmetic_intensity']:.1f} FLOP/B, "
+                  f"{100 * (r['fraction_of_peak'] or 0):.1f} % of peak, bound {r['bound']}", flush=True)
+
+
+def step_artifact(a) -> None:
+    """One fp16 artifact scored beside fp32 eager on a small synthetic set: yolov12n trained briefly here, exported
+    (TensorRT if installed, else ONNX on ONNX Runtime's CUDA EP if present, else TorchScript), evaluated through the
+    same validator and COCO toolkit (yolov12.evaluate.artifact). Without CUDA it skips: fp16 artifacts need a GPU."""
+    if a.smoke:
+        emit(a.work, "artifact", {"skipped": "no CUDA device: fp16 artifacts run on a GPU", "smoke": True})
+        print("artifact: skipped (no CUDA device)", flush=True)
+        return
+    import importlib.util
+
+    import yolov12
+    from yolov12.data.synth import generate
+    from yolov12.evaluate.artifact import evaluate_artifact, export_artifact
+
+    fmt = "torchscript"
+    if importlib.util.find_spec("tensorrt") is not None:
+        fmt = "engine"
+    elif importlib.util.find_spec("onnxruntime") is not None:
+        import onnxruntime
+
+        if "CUDAExecutionProvider" in onnxruntime.get_available_providers():
+            fmt = "onnx"
+    t0 = time.perf_counter()
+    root = a.work / "artifact"
+    manifest = generate(root / "data", task="detect", nc=1, n_train=64, n_val=32, imgsz=96, max_objects=3,
+                        verbose=False)
+    dev = a.device.split(":")[-1] if a.device.startswith("cuda") else a.device
+    model = yolov12.build("yolov12", "n", nc=1)
+    model.train(data=manifest["data"], epochs=15, imgsz=96, batch=8, nbs=8, warmup_epochs=1, workers=0, device=dev,
+                plots=False, project=str(root), name="run", verbose=False, seed=0, amp=False)
+    ckpt = model.trainer.best
+    train_s = time.perf_counter() - t0
+    artifact = export_artifact(ckpt, root / "export", fmt, 96, precision="fp16", device=dev)
+    r = evaluate_artifact(ckpt, artifact, manifest["data"], root / "eval", imgsz=96, precision="fp16", device=dev,
+                          n_boot=1000)
+    emit(a.work, "artifact", {"smoke": False, "format": fmt, "train_s": train_s,
+                              "wall_s": time.perf_counter() - t0, **r})
+    print(f"artifact {fmt} fp16: AP {r['ap_artifact']:.4f} vs eager fp32 {r['ap_eager']:.4f}, "
+          f"dAP {r['delta']:+.4f} [{r['lo']:+.4f}, {r['hi']:+.4f}], same model: {r['same_model']}, "
+          f"sha256 {r['artifact']['sha256'][:12]}", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("step", choices=["env", "equivalence", "matrix", "compile", "ultralytics", "isolation", "report"])
+    ap.add_argument("step", choices=["env", "equivalence", "matrix", "compile", "ultralytics", "isolation", "roofline",
+                                     "artifact", "report"])
     ap.add_argument("--work", type=Path, required=True)
     ap.add_argument("--out", type=Path, default=None, help="report: the ONE folder for figures and summaries")
     ap.add_argument("--device", default="cuda:0")

@@ -171,12 +171,15 @@ def evaluate(checkpoint: str | Path, data: str | Path, task: str | None = None, 
              backend: str = "pycocotools", imgsz: int | None = None, conf: float = 0.001, iou: float = 0.7,
              max_det: int = 100, rect: bool = True, half: bool | None = None, batch: int = 16,
              device: str | None = None, out: str | Path | None = None, workers: int = 0, verbose: bool = False,
-             precision: str = "auto", allow_subset: bool = False) -> dict[str, Any]:
+             precision: str = "auto", allow_subset: bool = False, artifact: str | Path | None = None
+             ) -> dict[str, Any]:
     """Evaluate ``checkpoint`` on the val split of ``data``; write ``out`` (JSON) if given and return the result.
 
     precision: auto (fp16 on CUDA, as the paper validates; fp32 elsewhere), fp16 (CUDA only) or fp32; ``half`` is
     the old spelling (True = fp16, False = fp32, None = use ``precision``). allow_subset: score the images that could
-    be evaluated when some could not.
+    be evaluated when some could not. artifact: an export of ``checkpoint`` (ONNX, TorchScript, TensorRT engine)
+    that runs instead of the checkpoint, through the same validator, NMS and scoring (``yolov12.evaluate.artifact``);
+    a static-shape export needs ``rect=False``.
     """
     from . import counts as counting
     from .checkpoint import load_checkpoint, max_stride, training_args
@@ -221,13 +224,20 @@ def evaluate(checkpoint: str | Path, data: str | Path, task: str | None = None, 
         if counting.is_subset(captured["counts"][0]) and not allow_subset:
             counting.refuse_subset(captured["counts"][0], data)
 
-    model.add_callback("on_val_start", count_before_inference)
-    model.add_callback("on_val_end", lambda validator: captured.setdefault("validator", validator))
+    runner = model
+    if artifact is not None:
+        from .artifact import load_artifact
+
+        if rect:  # a static-shape export takes square letterboxed batches only
+            raise UserError("an exported artifact is evaluated with rect=False", key="rect", allowed=[False])
+        runner = load_artifact(artifact, task)
+    runner.add_callback("on_val_start", count_before_inference)
+    runner.add_callback("on_val_end", lambda validator: captured.setdefault("validator", validator))
     settings = {"imgsz": imgsz, "conf": conf, "iou": iou, "max_det": max_det, "rect": rect, "batch": batch,
                 "device": device, "precision": precision, "split": "val"}
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
-        metrics = model.val(data=str(data), imgsz=imgsz, conf=conf, iou=iou, max_det=max_det, rect=rect,
+        metrics = runner.val(data=str(data), imgsz=imgsz, conf=conf, iou=iou, max_det=max_det, rect=rect,
                             quantize=16 if precision == "fp16" else None, batch=batch, device=device,
                             workers=workers, save_json=bool(IOU_TYPES[task]), plots=False, project=tmp, name="val",
                             exist_ok=True, verbose=verbose)
@@ -248,6 +258,10 @@ def evaluate(checkpoint: str | Path, data: str | Path, task: str | None = None, 
         "ultralytics": {k: float(v) for k, v in metrics.results_dict.items()},
         "coco": {}, "predictions": None, "seconds": None,
     }
+    if artifact is not None:
+        result["artifact"] = {"path": str(Path(artifact).resolve()), "sha256": sha256(artifact),
+                              "format": Path(artifact).suffix.lstrip(".")}
+        result["settings"]["batch"] = validator.args.batch  # a static export runs its own batch size
     predictions: list[dict[str, Any]] | None = None
     if IOU_TYPES[task]:
         predictions = to_ground_truth_ids(validator.jdict, validator.class_map,

@@ -4,7 +4,8 @@
                     | --checkpoint best.pt
                     --device cpu cuda:0 --precision fp32 fp16 --runtime eager onnxruntime --batch 1 --imgsz 640
                     [--backend naive sdpa_noflash sdpa flash_attn] [--scope forward end2end] [--threads N]
-                    [--warmup-iters 10] [--warmup-s 1] [--min-iters 50] [--min-s 2] [--out DIR] [--json FILE]
+                    [--warmup-iters 10] [--warmup-s 1] [--min-iters 50] [--min-s 2] [--processes 3]
+                    [--out DIR] [--json FILE]
     yolov12 profile (same model options) --imgsz 640 [--batch 1] [--device cpu] [--precision fp32] [--backend sdpa]
                     [--json FILE]
 
@@ -103,27 +104,39 @@ def check_flags(args) -> None:
             raise UserError(e.what, file=e.file, key=e.key or "--imgsz", allowed=e.allowed) from None
 
 
+def _model_dict(model) -> dict:
+    """The JSON form a session cell carries (a checkpoint path, or a ModelSpec's fields)."""
+    from dataclasses import asdict
+
+    if isinstance(model, str):
+        return {"checkpoint": model}
+    return {k: v for k, v in asdict(model).items() if v is not None}
+
+
 def cmd_latency(args) -> int:
-    from .core import measure, write_results
+    """Every model x setting of the command line as ONE timing session of ``--processes`` fresh processes."""
+    from .core import Matrix, write_results
+    from .session import SessionSettings, run_session, session_cell
 
     check_flags(args)
-    failed = 0
-    for model in _models(args):
-        result = measure(
-            model, devices=args.devices, precisions=args.precision, runtimes=args.runtime, batches=args.batch,
-            imgszs=args.imgsz, backends=args.backend or [None], scopes=args.scope, threads=args.threads,
-            warmup_iters=args.warmup_iters, warmup_s=args.warmup_s, min_iters=args.min_iters, min_s=args.min_s,
-            max_s=args.max_s, tf32=args.tf32, workdir=args.workdir, onnx_file=args.onnx,
-            compile_mode=args.compile_mode, verbose=not args.quiet)
-        json_file = args.json if len(args.scales) == 1 or not args.json else \
-            args.json.replace(".json", f"-{getattr(model, 'scale', '')}.json")
-        for path in write_results(result, args.out, json_file, args.tag):
-            print(path)
-        counts = {s: sum(c["status"] == s for c in result["cells"]) for s in STATUS}
-        counts["contended"] = sum(bool(c.get("contended")) for c in result["cells"])
-        failed += counts["failed"]
-        print(json.dumps(counts))
-    return 1 if args.strict and failed else 0
+    matrix = Matrix.of(args.devices, args.precision, args.runtime, args.batch, args.imgsz, args.backend or [None],
+                       args.scope, args.threads)
+    harness = {"tf32": args.tf32, "workdir": args.workdir, "onnx_file": args.onnx, "compile_mode": args.compile_mode}
+    settings = SessionSettings(processes=args.processes, warmup_iters=args.warmup_iters, warmup_s=args.warmup_s,
+                               min_iters=args.min_iters, min_s=args.min_s, max_s=args.max_s,
+                               harness={k: v for k, v in harness.items() if v})
+    cells = [session_cell(_model_dict(model), device=s.device, precision=s.precision, runtime=s.runtime,
+                          batch=s.batch, imgsz=s.imgsz, backend=s.backend, scope=s.scope, threads=s.threads)
+             for model in _models(args) for s in matrix.product()]
+    result = run_session(cells, settings, verbose=not args.quiet)
+    if len(result["models"]) == 1:
+        result["model"] = next(iter(result["models"].values()))
+    for path in write_results(result, args.out, args.json, args.tag):
+        print(path)
+    counts = {s: sum(c["status"] == s for c in result["cells"]) for s in STATUS}
+    counts["contended"] = sum(bool(c.get("contended")) for c in result["cells"])
+    print(json.dumps({"session": result["session"]["id"], "processes": args.processes, **counts}))
+    return 1 if args.strict and counts["failed"] else 0
 
 
 def add_latency_parser(subparsers) -> argparse.ArgumentParser:
@@ -152,6 +165,9 @@ def add_latency_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--min-s", type=seconds(), default=2.0)
     p.add_argument("--max-s", type=seconds(positive=True), default=None,
                    help="cap on the timed phase per cell (default: none)")
+    p.add_argument("--processes", type=int_at_least(1), default=3,
+                   help="independent processes (fresh interpreter, own warm-up) timing every cell in turn; a cell's "
+                        "95 %% interval comes from the spread between them, so it needs >= 3 (1: no interval)")
     p.add_argument("--tf32", action="store_true", help="allow TF32 in fp32 CUDA cells (default: true fp32)")
     p.add_argument("--compile-mode", default=None, help="torch.compile mode (default: torch's default)")
     p.add_argument("--onnx", default=None, help="time this ONNX file in the onnxruntime cells instead of exporting")

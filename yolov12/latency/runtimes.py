@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import hashlib
 import importlib.util
 import time
 from collections.abc import Callable
@@ -27,6 +28,14 @@ from ..io import atomic_path
 from .kernels import check_backend
 from .model_io import (InferenceOutputs, attention_modules, model_backend, primary_outputs,  # noqa: F401  (API)
                        resolved_kernel, set_attention_backend, weights_key)
+
+def file_sha256(path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
 
 # the torch dtype of each precision of the registry
 PRECISIONS = {p: {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[p] for p in registry.PRECISIONS}
@@ -276,7 +285,8 @@ def build_onnxruntime(model: nn.Module, ctx: CellContext) -> Prepared:
     in_name = sess.get_inputs()[0].name
     out_names = [o.name for o in sess.get_outputs()]
     info = {"onnx_file": str(path), "providers": sess.get_providers(), "export_s": round(export_s, 2),
-            "exported": exported, "intra_op_threads": ctx.threads}
+            "exported": exported, "intra_op_threads": ctx.threads,
+            "sha256": file_sha256(path)}  # the timed file's identity (yolov12.evaluate.artifact.mark_cells)
 
     if ctx.device.type == "cpu":
         def fn(x):
@@ -332,7 +342,8 @@ def build_tensorrt(model: nn.Module, ctx: CellContext) -> Prepared:
         return primary_outputs(out if isinstance(out, (list, tuple)) else [out])
 
     return Prepared(fn=run, sync=_torch_sync(ctx.device), timer="perf_counter",
-                    info={"engine": str(engine), "export_s": round(export_s, 2)}, opaque=True,
+                    info={"engine": str(engine), "export_s": round(export_s, 2), "sha256": file_sha256(engine)},
+                    opaque=True,
                     kernel_note="TensorRT runs its own engine; no fused attention kernel name seen")
 
 

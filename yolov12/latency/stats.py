@@ -12,6 +12,7 @@ interval is a percentile bootstrap (``yolov12.stats.bootstrap_ci``); docs/statis
 from __future__ import annotations
 
 import base64
+import math
 import time
 import zlib
 from collections.abc import Callable, Sequence
@@ -217,3 +218,14 @@ def run_timed(fn: Callable[[], object], plan: TimingPlan, sync: Callable[[], Non
             break
     return {"times_ms": times, "warmup_iters_done": n, "warmup_s_done": warm_s,
             "timed_s": time.perf_counter() - t0, "capped": capped, "timer": timer}
+
+
+def finite(obj):
+    """A copy with NaN / infinite floats replaced by None (strict JSON); the reason text keeps the value."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [finite(v) for v in obj]
+    return obj

@@ -9,6 +9,7 @@ import matplotlib
 
 from .cells import Ctx
 from .data import Results
+from .deployment import roofline_figures
 from .plot_runs import curve_run_dir, latency_distributions, training_curves
 from .plot_studies import study_figures
 from .plots import RC, FigureInfo, tradeoff
@@ -21,6 +22,7 @@ def make_figures(results: Results, out: Path, synthetic: bool, reference_dir=Non
         infos = [tradeoff(results, out, synthetic, "latency"), tradeoff(results, out, synthetic, "flops")]
         infos += study_figures(ctx, out)
         infos += latency_distributions(results, out)
+        infos += roofline_figures(results, out)
         k, drawn = 0, set()
         for run in results.runs:
             if run.curves and curve_run_dir(run) not in drawn:

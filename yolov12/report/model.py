@@ -22,8 +22,8 @@ def dash(reason: str = "") -> Cell:
     return Cell(reason=reason)
 
 
-# sections of the report, in order: the paper's tables, one table per study, costs
-SECTIONS = ("Paper tables", "Studies", "Costs")
+# sections of the report, in order: the paper's tables, one table per study, costs, deployment (artifact, roofline)
+SECTIONS = ("Paper tables", "Studies", "Costs", "Deployment")
 
 
 @dataclass

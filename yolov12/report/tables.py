@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from .cells import Ctx
 from .data import Results
+from .deployment import deployment_tables
 from .model import Cell, Table, dash
 from .paper_tables import T5, other_tasks, table1, table2, table5, table6
 from .recipe_table import table7
@@ -22,6 +23,7 @@ def build_tables(results: Results, synthetic: bool) -> list[Table]:
         tables.append(extra)
     tables += study_tables(ctx)
     tables.append(jobs_table(ctx))
+    tables += deployment_tables(ctx)
     return tables
 
 

@@ -16,6 +16,7 @@ import pandas as pd
 
 from ..evaluate.cocoeval import measured
 from ..io import atomic_path, write_json
+from ..latency.session import run_rows_of
 from ..registry import JOB_KINDS
 from .plan import Plan, make_plan
 from .train import read_rows, unvalidated
@@ -106,13 +107,15 @@ def aggregate(plan: Plan) -> dict[str, Path]:
     index = plan.index()
     tables: dict[str, list[dict[str, Any]]] = {k: [] for k in ("accuracy", "complexity", "latency", "curves")}
     samples: list[dict[str, Any]] = []
+    runs: dict[tuple, dict[str, Any]] = {}  # latency_runs.csv: per (session, cell, process), once
     seen_samples, measured = set(), set()
     baselines = {s["study"]: s["baselines"] for s in index["studies"]}
     for row in index["rows"]:
         run_dir = results / "runs" / row["run_dir"]
         base = {"config": plan.name, **{k: row[k] for k in IDENTITY}, "model_dir": row["model_dir"],
+                "trained_model": row["trained_model"],
                 "baseline": baselines.get(row["study"], {}).get(row["scale"]) == row["variant"]}
-        model_dir = results / "runs" / row["model_dir"]  # seed-independent measurements: seed 0's folder
+        model_dir = results / "runs" / row["model_dir"]  # the architecture's measurements: one folder per architecture
         files = {k: (run_dir if j.per_seed else model_dir) / j.result for k, j in JOB_KINDS.items()}
         train, ev = load(files["train"]), load(files["evaluate"])
         if train is not None:  # a diverged or not yet evaluated run still says how its training ended
@@ -134,10 +137,12 @@ def aggregate(plan: Plan) -> dict[str, Path]:
             cells, cell_samples = latency_rows({**base, "run_dir": row["model_dir"],
                                                 "results_file": str(files["latency"])}, lat)
             tables["latency"] += cells
+            runs.update(((r["session"], r["cell_id"], r["process"]), r) for r in run_rows_of(lat))
             if row["model_dir"] not in seen_samples:  # samples belong to the folder, not to each study row
                 seen_samples.add(row["model_dir"])
                 samples += cell_samples
     written = {k: write_csv(results / f"{k}.csv", v) for k, v in tables.items()}
+    written["latency_runs"] = write_csv(results / "latency_runs.csv", list(runs.values()))
     written["latency_samples"] = write_csv(results / "latency_samples.csv.gz", samples, "gzip")
     deltas = paired_deltas(plan, index, tables["accuracy"])
     written["deltas"] = write_csv(results / "deltas.csv", deltas)
@@ -148,10 +153,12 @@ def aggregate(plan: Plan) -> dict[str, Path]:
     return written
 
 
-def aggregate_from_config(config_text: str, results: str, basedir: str = ".") -> dict[str, Path]:
+def aggregate_from_config(config_text: str, results: str, basedir: str = ".",
+                          uri: str | None = None) -> dict[str, Path]:
     text = config_text.strip()
     config = json.loads(text if text.startswith("{") else Path(text).read_text())
     plan = make_plan(config, "aggregate --config", basedir)
+    plan.tracking_override = uri
     if Path(plan.results) != Path(results):
         raise ValueError(f"--results {results} is not the config's results folder {plan.results}")
     return aggregate(plan)

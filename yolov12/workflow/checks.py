@@ -92,6 +92,11 @@ def check_selection(plan: Plan) -> None:
             study = studies.load_study(path)
             inputchecks.check_baseline(study, path)
             inputchecks.check_finite(study, path)
+            for name, delta in (study.get("variants") or {}).items():  # before the runs use them (identities)
+                if isinstance(delta, dict) and isinstance(delta.get("train"), dict):
+                    key = f"variants.{name}.train"
+                    _check_keys(delta["train"], path, key, OURS)
+                    inputchecks.check_train_values(delta["train"], path, key)
         else:  # a study not selected is read for its opt_in names only; its own errors surface when selected
             try:
                 study = load_yaml(path, "study file")
@@ -116,7 +121,7 @@ def model_sizes(plan: Plan, run: Run) -> dict[str, list[tuple[int, int]]]:
     from ..models import model_yaml, shapes
 
     c = plan.config
-    kinds = plan.kinds(run.run_dir)
+    kinds = plan.kinds(run.run_dir) + plan.kinds(run.model_dir)  # its training's folder and its architecture's
     sizes: dict[str, list[tuple[int, int]]] = {}
     if "train" in kinds:
         imgsz = plan.eval_imgsz(run)

@@ -32,9 +32,10 @@ def _converged(rows: list[dict[str, Any]], metric: str) -> list[dict[str, Any]]:
 
 
 def _model(row: dict[str, Any]) -> tuple:
-    """What identifies one trained model over its seeds: its seed-0 folder (shared by every study that trains the
-    same model, e.g. the default model every study uses as its baseline), else its study row."""
-    return (row["model_dir"],) if row.get("model_dir") else (row["study"], row["variant"], row["scale"], row["task"])
+    """What identifies one trained model over its seeds: its training identity without the seed (shared by every
+    study that trains the same model, e.g. the default model every study uses as its baseline), else its study row."""
+    return ((row["trained_model"],) if row.get("trained_model")
+            else (row["study"], row["variant"], row["scale"], row["task"]))
 
 
 def _spreads(accuracy: list[dict[str, Any]]) -> dict[tuple, dict[int, float]]:

@@ -152,6 +152,10 @@ class SuiteTrainerMixin:
                 logger = EpochLogger(settings["uri"], settings["run_id"], settings["logged_file"])
                 self.add_callback("on_train_start", logger.start)
                 self.add_callback("on_fit_epoch_end", logger)
+            from .stop import stop_at_epoch_end  # after the logger: a stop keeps the epoch's MLflow record
+
+            if stop_at_epoch_end not in self.callbacks["on_fit_epoch_end"]:
+                self.add_callback("on_fit_epoch_end", stop_at_epoch_end)
             if settings.get("run_dir") and "LOCAL_RANK" in os.environ:  # a DDP worker: the folder is in use
                 from .runlock import hold_as_worker
 

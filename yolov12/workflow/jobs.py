@@ -1,7 +1,10 @@
-"""Workflow jobs: ``yolov12 workflow run KIND --spec JSON --out FILE`` runs one job of a run directory.
+"""Workflow jobs: ``yolov12 workflow run KIND --spec JSON --out FILE --store FILE --gpus N`` runs one job.
 
-The spec (a Snakemake param, see ``yolov12.workflow.plan``) holds everything that determines the result. A job
-holds its place on the node (``yolov12.workflow.node``: its own devices; timing jobs alone), runs, and writes its
+The spec is the job's identity (a Snakemake param, see ``yolov12.workflow.plan`` and docs/identity.md): everything
+that determines the result and nothing else. Where the job runs is given beside it and added here: the run
+directory and the config's name (from ``--out``), the MLflow URI (read from the store's marker), the devices
+(``--gpus``, the job's resources), the data path (from the data manifest). A job writes its folder's identity in
+``identity.json`` and its own in its result. A job holds its place on the node (``yolov12.workflow.node``: its own devices; timing jobs alone), runs, and writes its
 result file only when it succeeded: a failed job leaves no result a later run could mistake for one.
 """
 
@@ -29,13 +32,81 @@ def load_spec(text: str) -> dict[str, Any]:
         raise UserError(f"not a job spec: {e}", key="--spec") from None
 
 
-def run(kind: str, spec_text: str, out: str | Path) -> dict[str, Any]:
+def with_context(kind: str, ident: dict[str, Any], out: Path, store: str | None, gpus: int, data: str | None,
+                 train: str | None) -> dict[str, Any]:
+    """The identity plus where the job runs: none of this is part of what the job's result is a function of."""
+    from .plan import data_path, device_string
+
+    spec = json.loads(json.dumps(ident))
+    uri = Path(store).read_text().strip() if store else tracking.tracking_uri(out.parents[2])
+    spec.update(identity=ident, run_dir=str(out.parent), config=out.parents[2].name, mlflow={"uri": uri},
+                resources={"gpus": int(gpus)})
+    device = device_string(gpus)
+    if kind == "train":
+        spec["args"]["device"] = device
+        if device != "cpu":
+            spec["args"].setdefault("amp", True)
+    if kind == "evaluate":
+        spec["device"] = device
+        spec["train_result"] = train or str(out.parent / JOB_KINDS["train"].result)
+    if kind == "export" and train:  # the training whose weights this architecture's export carries
+        spec["train_result"] = train
+    if data:
+        spec["data"] = data_path(data, spec["model"]["task"])
+    return spec
+
+
+def folder_identity(kind: str, ident: dict[str, Any]) -> dict[str, Any]:
+    """What the folder's name is the digest of: the training's identity, or the architecture's."""
+    if kind == "train":
+        return ident
+    if kind == "evaluate":
+        return ident["trained"]
+    return {"model": ident["model"]}
+
+
+def claim_folder(kind: str, ident: dict[str, Any], run_dir: Path) -> None:
+    """Write ``identity.json``; refuse a folder that holds another identity (never reuse another spec's work)."""
+    from . import identity
+
+    mine = identity.canonical(folder_identity(kind, ident))
+    path = run_dir / "identity.json"
+    if path.is_file():
+        held = json.loads(path.read_text())
+        if held != mine:
+            raise UserError("the run directory holds another identity; remove the folder to rebuild it",
+                            file=path)
+        return
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_json(path, mine, indent=1)
+
+
+def named_inputs(inputs: list[str]) -> dict[str, str]:
+    """The job's inputs by role: the store's marker, a training's result, else the data manifest."""
+    named: dict[str, str] = {}
+    for path in inputs:
+        name = Path(path).name
+        if name.startswith("weights.damaged."):
+            continue
+        role = {"store.ready": "store", JOB_KINDS["train"].result: "train"}.get(name, "data")
+        named[role] = path
+    return named
+
+
+def run(kind: str, spec_text: str, out: str | Path, gpus: int = 0, inputs: list[str] = ()) -> dict[str, Any]:
     if kind not in JOB_KINDS:
         raise UserError(f"{kind!r} is not a job kind", key="KIND", allowed=list(JOB_KINDS))
-    spec = load_spec(spec_text)
     job = JOB_KINDS[kind]
     out = Path(out)
+    given = load_spec(spec_text)
+    if "identity" in given:  # a whole spec (Plan.spec: a job run by hand or by a test)
+        ident, spec = given["identity"], given
+    else:  # an identity, as the workflow gives it: where the job runs comes from its command line
+        ident = given
+        named = named_inputs(list(inputs))
+        spec = with_context(kind, ident, out, named.get("store"), gpus, named.get("data"), named.get("train"))
     out.unlink(missing_ok=True)  # a rerun starts from nothing
+    claim_folder(kind, ident, out.parent)
     results_dir = Path(spec["run_dir"]).parents[1]
     if node.simulated():  # a simulated multi-GPU node: devices are assigned and recorded, the work runs on the CPU
         spec = node.on_cpu(spec)
@@ -44,6 +115,7 @@ def run(kind: str, spec_text: str, out: str | Path) -> dict[str, Any]:
         spec["node"] = hold
         result = job.load_runner()(spec, out)
     result.setdefault("node", {k: hold[k] for k in ("host", "devices", "exclusive", "start")})
+    result["identity"] = ident
     write_json(out, result, indent=1)
     return result
 
@@ -105,6 +177,7 @@ def run_evaluate(spec: dict[str, Any], out: Path) -> dict[str, Any]:
                           backend=s["backend"], imgsz=spec["imgsz"], conf=s["conf"], iou=s["iou"],
                           max_det=s["max_det"], batch=s["batch"], device=device, precision=precision)
         result["status"] = "ok"  # result["precision"] is what ran
+        result["weights"] = train.get("weights")  # the checksum of the model it scored
         if asked != result.get("precision"):
             result["precision_note"] = f"{asked} asked for; evaluated in {result.get('precision')} on {device}"
         metrics = {f"{t}/{k}": v for t, m in result["coco"].items() for k, v in m.items() if isinstance(v, float)}
@@ -158,15 +231,36 @@ def flatten_tensors(output) -> list:
 
 
 def run_export(spec: dict[str, Any], out: Path) -> dict[str, Any]:
-    """ONNX export of the trained model and an output-parity check against PyTorch on the same input."""
+    """ONNX export of the architecture and an output-parity check against PyTorch on the same input; one export per
+    architecture, shared by every variant that has it (docs/identity.md). It carries the weights of one training of
+    that architecture (Plan.exported_training), so that the exported file is also scored on the val split beside
+    eager (ΔAP with its interval, the tolerance flag); with no training in the plan, seeded weights and parity only."""
 
     def work(job):
-        train = read_train(spec)
+        import torch
+
+        from .. import models
+
         params = {**model_params(spec), "imgsz": spec["imgsz"]}
-        if not train["best"]:
-            return finish(job, {"status": "not_converged"}, params, {})
-        result = export_onnx_with_parity(train["best"], spec["imgsz"])
+        m = spec["model"]
+        if spec.get("train_result"):
+            train = json.loads(Path(spec["train_result"]).read_text())
+            if train.get("status") != "ok" or not train.get("best"):
+                return finish(job, {"status": "not_converged"}, params, {})
+            checkpoint = Path(train["best"])
+        else:
+            torch.manual_seed(0)
+            yolo = models.build(**{k: m[k] for k in MODEL_KEYS}, nc=m["nc"], **m["knobs"])
+            checkpoint = Path(spec["run_dir"]) / "architecture.pt"
+            yolo.save(str(checkpoint))
+        result = export_onnx_with_parity(str(checkpoint), spec["imgsz"])
+        result["weights"] = "trained" if spec.get("train_result") else "seeded"
         metrics = {"max_abs_err": result["max_abs_err"], "parity_ok": float(result["status"] == "ok")}
+        if spec.get("data") and spec.get("train_result"):  # the exported file's own accuracy, beside eager's
+            from ..evaluate.artifact import artifact_metrics, export_job_accuracy
+
+            result["accuracy"] = export_job_accuracy(spec, checkpoint, result["onnx"])
+            metrics.update(artifact_metrics(result["accuracy"]))
         return finish(job, result, params, metrics)
 
     return _guarded("export", spec, work)

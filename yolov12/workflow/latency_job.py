@@ -1,4 +1,9 @@
-"""Workflow latency job: the latency harness (yolov12.latency) over the config's matrix for one run's model.
+"""Workflow latency job: one timing session (``yolov12.latency.session``) of the cells of its spec.
+
+Two spec shapes: ``{"model": {...}, "latency": {...}}`` times one model over the config's devices x precisions x
+runtimes; ``{"cells": [{"model": {...}, <labels>}, ...], "latency": {...}}`` times several models (e.g. every
+variant a claim compares) in ONE session, so their processes pair and their ratios get intervals. Scalar labels of a
+``cells`` entry (run_dir, study, variant, ...) are copied to that entry's result cells, never into their identity.
 
 It runs under the node's exclusive hold (``yolov12.workflow.node``): no other job of the workflow runs on the node
 while its cells are timed. The result records that hold and what the node's ledger shows around it.
@@ -6,6 +11,7 @@ while its cells are timed. The result records that hold and what the node's ledg
 
 from __future__ import annotations
 
+import json
 import statistics
 from pathlib import Path
 from typing import Any
@@ -23,52 +29,99 @@ def others_during(results_dir: Path, hold: dict[str, Any], end: float) -> list[s
                   and s["start"] < end and s.get("end", end + 1) > hold["start"])
 
 
+def _model(m: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
+    """(the ModelSpec fields of a workflow model, the attention backend asked for: None = as the model defines)."""
+    knobs = dict(m.get("knobs") or {})
+    # the kernel is a per-cell setting of the harness, which reports it unavailable where it cannot run
+    # (flash-attn on a CPU) and still takes the fp32 reference from a kernel that can
+    backend = knobs.pop("backend", "auto")
+    if m.get("peer"):  # a peer of the paper's tables, from Ultralytics' own definition
+        from ..latency.paper_peers import peer_spec
+
+        peer = peer_spec(m["peer"])
+        model = {"ultralytics": peer.ultralytics, "nc": peer.nc}
+    else:
+        model = {**{k: m[k] for k in MODEL_KEYS}, "nc": m["nc"], "knobs": knobs}
+    return model, None if backend == "auto" else backend
+
+
+def session_of(spec: dict[str, Any]):
+    """(cells, settings) of a latency job spec, in either shape (module docstring)."""
+    from ..latency.session import SessionSettings, session_cell
+
+    lat = spec["latency"]
+    entries = spec["cells"] if spec.get("cells") else [{"model": spec["model"]}]
+    cells = []
+    for entry in entries:
+        m = entry.get("model", entry)
+        tags = {k: v for k, v in entry.items() if k != "model" and not isinstance(v, (dict, list))} \
+            if "model" in entry else {}
+        model, backend = _model(m)
+        for device in lat["devices"]:
+            for precision in lat["precisions"]:
+                for runtime in lat["runtimes"]:
+                    cells.append(session_cell(model, device=device, precision=precision, runtime=runtime,
+                                              batch=lat["batch"], imgsz=lat["imgsz"], backend=backend,
+                                              threads=lat["threads"], tags=tags))
+    settings = SessionSettings(processes=int(lat.get("processes", 3)), warmup_iters=lat["warmup_iters"],
+                               warmup_s=lat["warmup_s"], min_iters=lat["min_iters"], min_s=lat["min_s"])
+    return cells, settings
+
+
+def _metric_key(cell: dict[str, Any], many_models: bool) -> str:
+    key = f"{cell['device'].replace(':', '')}_{cell['precision']}_{cell['runtime']}_{cell.get('backend')}"
+    return f"{cell['model']}/{key}" if many_models else key
+
+
 def run_latency(spec: dict[str, Any], out: Path) -> dict[str, Any]:
     def work(job):
         import time
 
-        from ..latency import measure
+        from ..latency.session import run_session
 
-        m, lat = spec["model"], spec["latency"]
-        knobs = dict(m["knobs"])
-        # the kernel is a per-cell setting of the harness, which reports it unavailable where it cannot run
-        # (flash-attn on a CPU) and still takes the fp32 reference from a kernel that can
-        backend = knobs.pop("backend", "auto")
-        if m.get("peer"):  # a peer of the paper's tables, from Ultralytics' own definition
-            from ..latency.paper_peers import peer_spec
+        cells, settings = session_of(spec)
+        result = run_session(cells, settings)
+        if len(result["models"]) == 1:
+            result["model"] = next(iter(result["models"].values()))
+        from ..latency.roofline import annotate_cells, roofline_metrics
 
-            model = peer_spec(m["peer"])
-        else:
-            model = {**{k: m[k] for k in MODEL_KEYS}, "nc": m["nc"], "knobs": knobs}
-        result = measure(model,
-                         backends=[None if backend == "auto" else backend], devices=lat["devices"],
-                         precisions=lat["precisions"], runtimes=lat["runtimes"],
-                         batches=[lat["batch"]], imgszs=[lat["imgsz"]], threads=lat["threads"],
-                         warmup_iters=lat["warmup_iters"], warmup_s=lat["warmup_s"], min_iters=lat["min_iters"],
-                         min_s=lat["min_s"])
+        # each timed cell against the device's measured peaks; costs computed once per model
+        by_model: dict[str, tuple[dict, list]] = {}
+        for asked, timed in zip(cells, result["cells"]):
+            key = json.dumps(asked["model"], sort_keys=True)
+            by_model.setdefault(key, (asked["model"], []))[1].append(timed)
+        for model, timed in by_model.values():
+            annotate_cells(timed, model)
         hold = spec.get("node") or {}
         if hold:
             others = others_during(Path(spec["run_dir"]).parents[1], hold, time.time())
             result["isolation"] = {"exclusive": hold.get("exclusive"), "host": hold.get("host"),
                                    "other_jobs_during": others}
-            if others:  # should not happen: the node lock forbids it; if it does, every cell says so
+            if others:  # should not happen: the node lock forbids it; if it does, every cell and process says so
+                why = f"other jobs ran: {', '.join(others)}"
                 for cell in result["cells"]:
                     cell["contended"] = True
-                    cell["contention"] = "; ".join(filter(None, [cell.get("contention"),
-                                                                  f"other jobs ran: {', '.join(others)}"]))
+                    cell["contention"] = "; ".join(filter(None, [cell.get("contention"), why]))
+                    for run in cell.get("processes") or []:
+                        run["contended"] = True
+        many = len(result["models"]) > 1
         metrics = {}
         for cell in result["cells"]:
             if cell.get("status") == "ok":
-                key = f"{cell['device'].replace(':', '')}_{cell['precision']}_{cell['runtime']}_{cell.get('backend')}"
-                metrics[f"latency_ms/{key}/median"] = cell["median_ms"]
-                metrics[f"latency_ms/{key}/p90"] = cell["p90_ms"]
+                metrics[f"latency_ms/{_metric_key(cell, many)}/median"] = cell["median_ms"]
+                metrics[f"latency_ms/{_metric_key(cell, many)}/p90"] = cell["p90_ms"]
+                if cell.get("run_to_run_cv") is not None:
+                    metrics[f"latency_ms/{_metric_key(cell, many)}/run_to_run_cv"] = cell["run_to_run_cv"]
         ok = [c["median_ms"] for c in result["cells"] if c.get("status") == "ok"]
         if ok:
             metrics["latency_ms/best_median"] = min(ok)
+        metrics.update(roofline_metrics(result["cells"]))
         result["median_of_ok_ms"] = statistics.median(ok) if ok else None
-        job.set_tags({f"cell.{c['device']}.{c['precision']}.{c['runtime']}": c.get("status", "?") + (
+        job.set_tags({f"cell.{c['model']}.{c['device']}.{c['precision']}.{c['runtime']}" if many else
+                      f"cell.{c['device']}.{c['precision']}.{c['runtime']}": c.get("status", "?") + (
             f": {c['reason']}" if c.get("reason") else "") for c in result["cells"]})
-        params = {**model_params(spec), **{f"latency.{k}": v for k, v in lat.items()}}
+        params = {**(model_params(spec) if spec.get("model") else {"cells": len(spec.get("cells") or [])}),
+                  **{f"latency.{k}": v for k, v in spec["latency"].items()}, "latency.session": result["session"]["id"]}
         return finish(job, result, params, metrics)
 
     return _guarded("latency", spec, work)

@@ -1,9 +1,11 @@
 """The workflow's plan: a validated config resolved into runs, run directories, and each job's spec and resources.
 
 Pure and light: reads the config, the study files and the model definitions; imports neither torch nor
-Ultralytics and writes nothing. The Snakefile builds one ``Plan`` at parse time; each job gets its spec as a
-Snakemake ``param`` (so a changed spec, and only that, reruns the job); the aggregation rebuilds the same plan from
-the config to index the results.
+Ultralytics and writes nothing (but the dataset fingerprint cache under ``.snakemake/``). The Snakefile builds one
+``Plan`` at parse time; each job gets its IDENTITY (``yolov12.workflow.identity``, docs/identity.md) as its one
+Snakemake ``param``, so a changed identity, and only that, reruns the job; where it runs (paths, devices, the
+MLflow store) it learns from its command line. The aggregation rebuilds the same plan from the config to index
+the results.
 """
 
 from __future__ import annotations
@@ -17,11 +19,11 @@ from typing import Any
 
 from ..errors import UserError
 from ..registry import JOB_KINDS, PAPER_NC
-from . import checks, schemas, studies, tracking
+from . import checks, identity, schemas, studies, tracking
 
 # what the aggregation writes into results/<config>/ (docs/results-schema.md)
-AGGREGATED = ("accuracy.csv", "deltas.csv", "complexity.csv", "latency.csv", "latency_samples.csv.gz", "curves.csv",
-              "jobs.csv", "studies.json", "config.json")
+AGGREGATED = ("accuracy.csv", "deltas.csv", "complexity.csv", "latency.csv", "latency_runs.csv",
+              "latency_samples.csv.gz", "curves.csv", "jobs.csv", "studies.json", "config.json")
 
 
 def validate_config(config: dict[str, Any], source: str) -> dict[str, Any]:
@@ -36,6 +38,7 @@ class Plan:
     config: dict[str, Any]
     source: str  # the config file(s), for messages
     ablations_dir: Path
+    tracking_override: str | None = None  # the aggregation's store, as the store rule recorded it
 
     # ------------------------------------------------------------------------------------------ runs
     @cached_property
@@ -46,7 +49,10 @@ class Plan:
         if not runs:
             raise UserError("no run left: the studies' scales and opt-in groups select nothing", file=self.source,
                             key="scales/opt_in", allowed="a scale a study lists; opt_in names its studies use")
-        return runs
+        return [dataclasses.replace(r, run_dir=self.train_dir(r), model_dir=self.arch_dir(r),
+                                    trained=identity.digest({**self.train_identity(r), "args": {
+                                        **self.train_identity(r)["args"], "seed": None}}))
+                for r in runs]
 
     def check(self) -> None:
         """What can be known before the first job: train overrides, model shapes at every size they run at."""
@@ -58,12 +64,14 @@ class Plan:
 
     @cached_property
     def groups(self) -> dict[str, list[studies.Run]]:
-        """Run directories, each with the rows that use it; a seed-0 folder also for rows of other seeds, which
-        take their seed-independent measurements (complexity, latency) from it."""
-        groups = studies.by_run_dir(self.runs)
+        """Run directories, each with the rows that use it: a training's folder (its training and evaluation) and
+        an architecture's folder (complexity, latency, export: one per architecture, whatever the recipe or seed)."""
+        groups: dict[str, list[studies.Run]] = {}
         for run in self.runs:
-            if run.seed and run.model_dir not in groups:
-                groups[run.model_dir] = [dataclasses.replace(run, seed=0)]
+            if any(JOB_KINDS[k].per_seed for k in run.measure):
+                groups.setdefault(run.run_dir, []).append(run)
+            if any(not JOB_KINDS[k].per_seed for k in run.measure):
+                groups.setdefault(run.model_dir, []).append(run)
         return groups
 
     @cached_property
@@ -87,9 +95,8 @@ class Plan:
         return f"results/{self.name}"
 
     def kinds(self, run_dir: str) -> tuple[str, ...]:
-        """Job kinds a run directory needs: the union over the studies that use it, plus what those read;
-        seed-independent kinds only in the seed-0 folder."""
-        return self._kinds[run_dir]
+        """Job kinds a run directory needs: the union over the studies that use it, plus what those read."""
+        return self._kinds.get(run_dir, ())
 
     def run_dirs(self, kind: str) -> list[str]:
         return [d for d in sorted(self.groups) if kind in self.kinds(d)]
@@ -101,13 +108,49 @@ class Plan:
         return [self.result_path(kind, d) for d in self.run_dirs(kind)]
 
     def job_inputs(self, kind: str, run_dir: str, store: str) -> dict[str, str]:
-        """What a job reads: the MLflow store, its data (train, evaluate), the results of the kinds it follows."""
+        """What a job reads: the MLflow store (its URI), its data (train, evaluate), the results of the kinds it
+        follows."""
         inputs = {"store": store}
         if kind in ("train", "evaluate"):
             inputs["data"] = self.dataset(self.groups[run_dir][0].task)["manifest"]
         for before in JOB_KINDS[kind].after:
             inputs[before] = self.result_path(before, run_dir)
+        if kind == "export" and self.exported_training(run_dir):
+            run = self.exported_training(run_dir)
+            inputs["data"] = self.dataset(run.task)["manifest"]
+            inputs["train"] = self.result_path("train", run.run_dir)
         return inputs
+
+    def exported_training(self, run_dir: str) -> studies.Run | None:
+        """The training whose weights an architecture's export carries, so that the exported file's accuracy
+        means something (yolov12.evaluate.artifact): of the trainings of that architecture, the lowest seed, then
+        the first folder by name; None when the plan trains none (the export then carries seeded weights)."""
+        trained = [r for r in self.groups[run_dir] if "train" in r.measure]
+        return min(trained, key=lambda r: (r.seed, r.run_dir)) if trained else None
+
+    def damaged_weights(self, kind: str, run_dir: str) -> dict[str, str]:
+        """A training's damage markers as its inputs. When its weights are not what its result recorded (gone,
+        truncated, replaced: their size or modification time differs), a new marker ``weights.damaged.<digest of
+        what was found>`` joins them: its rule removes the checkpoints and the training, then everything after it,
+        reruns. Markers made earlier stay inputs (the set of inputs Snakemake compares is then the same at the next
+        invocation). Read at parse time: noticed at the next invocation, before any job."""
+        if kind != "train":
+            return {}
+        folder = Path(self.results) / "runs" / run_dir
+        markers = sorted(p.name for p in folder.glob("weights.damaged.*")) if folder.is_dir() else []
+        try:
+            weights = json.loads((folder / JOB_KINDS["train"].result).read_text()).get("weights") or {}
+        except (OSError, ValueError):
+            weights = {}
+        if weights.get("path"):
+            try:
+                st = (folder / weights["path"]).stat()
+                found = {"bytes": st.st_size, "mtime_ns": st.st_mtime_ns}
+            except OSError:
+                found = {"missing": True}
+            if found != {"bytes": weights["bytes"], "mtime_ns": weights["mtime_ns"]}:
+                markers.append(f"weights.damaged.{identity.digest({**found, 'recorded': weights})}")
+        return {f"damaged{i}": f"{self.results}/runs/{run_dir}/{m}" for i, m in enumerate(dict.fromkeys(markers))}
 
     def benchmarks(self) -> list[str]:
         return [f"{self.results}/benchmarks/{kind}/{d}.tsv" for kind in JOB_KINDS for d in self.run_dirs(kind)]
@@ -116,13 +159,36 @@ class Plan:
         return [f"{self.results}/{name}" for name in AGGREGATED]
 
     def rebuild_inputs(self) -> list[str]:
-        """``.rebuild`` when an aggregation exists but one of its job results is gone (it is then remade)."""
-        made = os.path.exists(self.aggregated()[0])
-        missing = not all(os.path.exists(p) for kind in JOB_KINDS for p in self.outputs(kind))
-        return [f"{self.results}/.rebuild"] if made and missing else []
+        """``.rebuild`` when one of the results an aggregation was made from is gone (it is then remade). A result
+        the aggregation never had (a new identity's folder) needs none: its job runs and the aggregation follows."""
+        import csv
+
+        jobs_csv = f"{self.results}/jobs.csv"
+        if not os.path.exists(jobs_csv):
+            return []
+        with open(jobs_csv, newline="") as f:
+            had = {(row["kind"], row["run_dir"]) for row in csv.DictReader(f)}
+        gone = any((kind, d) in had and not os.path.exists(self.result_path(kind, d))
+                   for kind in JOB_KINDS for d in self.run_dirs(kind))
+        return [f"{self.results}/.rebuild"] if gone else []
 
     def config_json(self) -> str:
         return json.dumps(self.config, sort_keys=True, separators=(",", ":"))
+
+    def aggregate_config_json(self) -> str:
+        """The config the aggregation rebuilds the plan from, canonical, without what no aggregated number depends
+        on (resources, the tracking URI: it gets the store from the store rule's marker)."""
+        config = {k: v for k, v in self.config.items() if k != "resources"}
+        config["mlflow"] = {**config.get("mlflow", {}), "tracking_uri": None}
+        return identity.dumps(config)
+
+    def labels_digest(self) -> str:
+        """The labels the aggregation writes (study and variant names, titles, notes, tables): a param of the
+        aggregation only, so renaming a variant or editing a note reruns the aggregation and the report, nothing
+        else."""
+        index = self.index()
+        return identity.digest({"rows": index["rows"],
+                                "studies": [{k: v for k, v in s.items() if k != "file"} for s in index["studies"]]})
 
     def synth_options(self) -> str:
         s = self.config["data"]["synthetic"]
@@ -147,8 +213,7 @@ class Plan:
 
     def device(self, kind: str) -> str:
         """The Ultralytics device string of a job: its own devices, numbered from 0 (docs/cluster.md)."""
-        gpus = self.resources(kind)["gpus"]
-        return "cpu" if gpus == 0 else ",".join(str(i) for i in range(gpus))
+        return device_string(self.resources(kind)["gpus"])
 
     # ------------------------------------------------------------------------------------------ data
     def dataset(self, task: str) -> dict[str, Any]:
@@ -164,15 +229,31 @@ class Plan:
         if task == "classify":
             root = f"{res}/data/imagenet"
             return {"manifest": f"{root}/imagenet.json", "data": root, "nc": PAPER_NC[task]}
-        root = data["dota_root"]
+        root = data["dota_root"]  # prepared in place: its manifest is the dataset YAML itself
         if not root:
             raise UserError("an obb study needs the DOTA dataset", file=self.source, key="data.dota_root",
                             allowed="the folder of DOTA v1 in Ultralytics OBB format")
         return {"manifest": f"{root}/dota.yaml", "data": f"{root}/dota.yaml", "nc": PAPER_NC[task]}
 
-    # ------------------------------------------------------------------------------------------ specs
+    def dataset_identity(self, task: str) -> dict[str, Any]:
+        """The data by what it holds: the generator's spec (synthetic), else annotation checksums and image counts."""
+        data = self.config["data"]
+        if data["kind"] == "synthetic":
+            return {"synthetic": data["synthetic"], "task": task}
+        if task in ("detect", "segment", "pose"):
+            kind = "person_keypoints" if task == "pose" else "instances"
+            return identity.real_dataset("coco", data["coco_root"],
+                                         [f"annotations/{kind}_{s}2017.json" for s in ("train", "val")],
+                                         ["train2017", "val2017"])
+        if task == "classify":
+            return identity.real_dataset("imagenet", data["imagenet_root"], [], ["train", "val"])
+        return identity.real_dataset("dota", data["dota_root"], [],
+                                     [f"{d}/{s}" for d in ("images", "labels") for s in ("train", "val")])
+
+    # ------------------------------------------------------------------------------------------ identities
     def train_args(self, run: studies.Run) -> dict[str, Any]:
-        """Ultralytics train arguments: recipe <- per-scale <- per-task <- the variant's overrides <- seed."""
+        """Ultralytics train arguments: recipe <- per-scale <- per-task <- the variant's overrides <- seed. The
+        device is not here: the job sets it from the devices it holds."""
         t = self.config["train"]
         overrides = {k: v for k, v in run.train.items() if k not in checks.OURS}
         args = {"epochs": t["epochs"], "imgsz": t["imgsz"], "batch": t["batch"], "workers": t["workers"]}
@@ -182,46 +263,76 @@ class Plan:
         args.update(overrides)
         args["epochs"] = max(1, round(args["epochs"] * run.train.get("epochs_scale", 1.0)))
         args["seed"] = run.seed
-        args["device"] = self.device("train")
-        if args["device"] != "cpu":
-            args.setdefault("amp", True)
         return args
 
-    def spec(self, kind: str, run_dir: str) -> dict[str, Any]:
-        """Everything that determines the job's result (and nothing else: names of studies and variants are not
-        here, so renaming them reruns nothing)."""
+    def architecture(self, run: studies.Run, nc: int) -> dict[str, Any]:
+        """The model: its definition and the knobs that differ from the definition's resolved defaults at its
+        scale (so a new knob with a neutral default changes no identity; building from these gives the model)."""
+        return {"family": run.family, "scale": run.scale, "task": run.task, "hierarchy": run.hierarchy,
+                "knobs": run.delta, "nc": nc, **({"peer": run.peer} if run.peer else {})}
+
+    def train_identity(self, run: studies.Run) -> dict[str, Any]:
+        return identity.canonical({
+            "job": "train", "model": self.architecture(run, self.dataset(run.task)["nc"]),
+            "args": self.train_args(run), "dataset": self.dataset_identity(run.task),
+            "max_loss": run.train.get("max_loss", self.config["train"]["max_loss"])})
+
+    def arch_identity(self, run: studies.Run) -> dict[str, Any]:
+        # architecture measurements use the paper's datasets' class counts, whatever data this config trains on
+        return identity.canonical({"model": self.architecture(run, PAPER_NC[run.task])})
+
+    def train_dir(self, run: studies.Run) -> str:
+        return identity.directory(f"{run.model_name}-s{identity.canonical(run.seed)}", self.train_identity(run))
+
+    def arch_dir(self, run: studies.Run) -> str:
+        return identity.directory(f"{run.model_name}-arch", self.arch_identity(run))
+
+    def identity(self, kind: str, run_dir: str) -> dict[str, Any]:
+        """Everything that determines the job's result, and nothing else: no study or variant name, no path, no
+        resource, no tracking URI (docs/identity.md)."""
         run = self.groups[run_dir][0]
-        ds = self.dataset(run.task)
-        root = f"{self.results}/runs/{run_dir}"
-        model = {"family": run.family, "scale": run.scale, "task": run.task, "hierarchy": run.hierarchy,
-                 "knobs": run.knobs, "nc": ds["nc"], **({"peer": run.peer} if run.peer else {})}
-        spec: dict[str, Any] = {"kind": kind, "config": self.name, "run_dir": root, "model": model,
-                                "resources": self.resources(kind), "mlflow": {"uri": self.tracking_uri}}
         if kind == "train":
-            spec.update(data=ds["data"], args=self.train_args(run),
-                        max_loss=run.train.get("max_loss", self.config["train"]["max_loss"]))
-        elif kind == "evaluate":
-            spec.update(data=ds["data"], settings=dict(self.config["evaluate"]), imgsz=self.eval_imgsz(run),
-                        device=self.device("evaluate"), train_result=self.result_path("train", run_dir))
-        elif kind == "export":
-            spec.update(imgsz=self.config["export"]["imgsz"], train_result=self.result_path("train", run_dir))
-        elif kind == "complexity":
-            spec.update(imgsz=self.config["complexity"]["imgsz"])
-        elif kind == "latency":
-            spec.update(latency=dict(self.config["latency"]))
-        if kind in ("complexity", "latency"):
-            # architecture measurements use the paper's datasets' class counts, whatever data this config trains on
-            model["nc"] = PAPER_NC[run.task]
+            return self.train_identity(run)
+        if kind == "evaluate":
+            train = self.train_identity(run)
+            return identity.canonical({"job": "evaluate", "model": train["model"], "trained": train,
+                                       "settings": dict(self.config["evaluate"]), "imgsz": self.eval_imgsz(run),
+                                       "dataset": train["dataset"]})
+        settings = {"complexity": {"imgsz": self.config["complexity"]["imgsz"]},
+                    "export": {"imgsz": self.config["export"]["imgsz"]},
+                    "latency": {"latency": dict(self.config["latency"])}}[kind]
+        if kind == "export" and self.exported_training(run_dir):  # the weights it carries, and how it is scored
+            trained = self.exported_training(run_dir)
+            settings.update(trained=self.train_identity(trained), settings=dict(self.config["evaluate"]),
+                            bootstrap=dict(self.config["bootstrap"]),
+                            ap_tolerance=self.config["export"]["ap_tolerance"])
+        return identity.canonical({"job": kind, **self.arch_identity(run), **settings})
+
+    def spec(self, kind: str, run_dir: str) -> dict[str, Any]:
+        """The identity with where the job runs added as the job adds it (this config's resources, its store):
+        what ``yolov12 workflow run KIND --spec`` takes outside Snakemake (tests, a job run by hand)."""
+        from .jobs import with_context
+
+        out = Path(self.result_path(kind, run_dir))
+        inputs = self.job_inputs(kind, run_dir, "")
+        spec = with_context(kind, self.identity(kind, run_dir), out, None, self.resources(kind)["gpus"],
+                            inputs.get("data"), inputs.get("train"))
+        spec["mlflow"] = {"uri": self.tracking_uri}
         return spec
 
     def spec_json(self, kind: str, run_dir: str) -> str:
         return json.dumps(self.spec(kind, run_dir), sort_keys=True, separators=(",", ":"))
+
+    def identity_json(self, kind: str, run_dir: str) -> str:
+        return identity.dumps(self.identity(kind, run_dir))
 
     def eval_imgsz(self, run: studies.Run) -> int:
         return int(self.train_args(run)["imgsz"])  # badinput: recipe, per-scale and variant imgsz count too
 
     @property
     def tracking_uri(self) -> str:
+        if self.tracking_override:
+            return self.tracking_override
         return tracking.tracking_uri(self.results, self.config["mlflow"]["tracking_uri"])
 
     # ------------------------------------------------------------------------------------------ index
@@ -230,6 +341,20 @@ class Plan:
         rows = [r.row() for r in self.runs]
         return {"rows": rows, "studies": studies.studies_index(self.config["studies"], self.ablations_dir,
                                                               self.runs)}
+
+
+def device_string(gpus: int) -> str:
+    return "cpu" if int(gpus) == 0 else ",".join(str(i) for i in range(int(gpus)))
+
+
+def data_path(manifest: str, task: str) -> str:
+    """What Ultralytics trains / validates on, from the manifest a data rule made (the inverse of Plan.dataset)."""
+    root, name = os.path.dirname(manifest), os.path.basename(manifest)
+    if name == "coco.json":
+        return f"{root}/coco-{task}.yaml"
+    if name in ("imagenet.json", "dota.yaml") or task == "classify":
+        return manifest if name == "dota.yaml" else root
+    return f"{root}/data.yaml"
 
 
 def from_snakemake(config: dict[str, Any], configfiles, basedir: str | Path) -> Plan:

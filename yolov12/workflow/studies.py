@@ -1,13 +1,9 @@
 """Studies are data: ``<ablations_dir>/<study>.yaml`` files, each variant a delta on the defaults.
 
-A *run* is one (study, variant, scale, seed), resolved to what determines its result. Its directory
-(``run_dir``) is named from what DIFFERS from the definition's defaults, in a canonical form: the knobs whose
-resolved value is not the default for that family/scale/task/hierarchy, the training overrides, and the seed when
-it is not 0. So
-
-- runs that are the same model and recipe share one directory (a baseline is trained once for every study),
-- adding a knob with a neutral default renames nothing (it differs from nothing),
-- renaming a variant or moving it to another study reruns nothing.
+A *run* is one (study, variant, scale, seed), resolved to what determines its result (every knob resolved for its
+model). The plan (``yolov12.workflow.plan``) names its directories from its identity (``yolov12.workflow.identity``),
+so runs that are the same model, recipe and data share one folder whatever their studies call them, and renaming
+a variant or moving it to another study reruns nothing.
 
 Light: imports neither torch nor Ultralytics (the workflow's parse and ``yolov12 variants`` use it).
 """
@@ -15,8 +11,6 @@ Light: imports neither torch nor Ultralytics (the workflow's parse and ``yolov12
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -82,36 +76,17 @@ class Run:
     source: str  # the study file
     peer: str | None = None  # an Ultralytics-defined peer (yolov12.peers) instead of our family
 
-    @property
-    def identity(self) -> dict[str, Any]:
-        """What determines the run's results, canonical and minimal: only what differs from the defaults."""
-        ident: dict[str, Any] = {"model": self.model_name}
-        if self.delta:
-            ident["knobs"] = self.delta
-        if self.train:
-            ident["train"] = dict(sorted(self.train.items()))
-        if self.seed:
-            ident["seed"] = self.seed
-        return ident
+    # set by the plan (yolov12.workflow.plan), which knows the config's recipe and data: the directory of this
+    # run's training (and evaluation), and the directory of its architecture's measurements
+    run_dir: str = ""
+    model_dir: str = ""
+    trained: str = ""  # the training's digest without its seed: one trained model over its seeds
 
     @property
     def model_name(self) -> str:
         if self.peer:
             return f"{self.peer}-{self.task}-peer"
         return f"{self.family.replace('yolov12', 'yolov12' + self.scale, 1)}-{self.task}-{self.hierarchy}"
-
-    @property
-    def run_dir(self) -> str:
-        ident = self.identity
-        if len(ident) == 1:
-            return f"{self.model_name}-base"
-        digest = hashlib.sha1(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:8]
-        return f"{self.model_name}-{digest}"
-
-    @property
-    def model_dir(self) -> str:
-        """The run directory of the same run at seed 0: where the seed-independent measurements live."""
-        return dataclasses.replace(self, seed=0).run_dir if self.seed else self.run_dir
 
     @property
     def is_default(self) -> bool:
@@ -124,10 +99,18 @@ class Run:
         return {"study": self.study, "study_table": self.table, "variant": self.variant, "run_dir": self.run_dir,
                 "family": family, "scale": scale, "task": self.task, "hierarchy": self.hierarchy,
                 "seed": self.seed, "knobs_delta": self.delta, "train_delta": self.train,
-                "default_model": self.is_default, "model_dir": self.model_dir, "peer": self.peer}
+                "default_model": self.is_default, "model_dir": self.model_dir, "trained_model": self.trained,
+                "peer": self.peer}
 
 
 # ------------------------------------------------------------------------------------------------ loading
+def canonical_seed(seed: Any, source: Any, key: str) -> int:
+    """A seed as an integer: 1.0 is the seed 1 (one training, one folder); 1.5 is refused."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, float)) or float(seed) != int(seed):
+        raise StudyError(f"seed {seed!r} is not an integer", file=source, key=key, allowed="integers, e.g. 0, 1, 2")
+    return int(seed)
+
+
 def load_study(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     data = load_yaml(path, "study file")
@@ -175,6 +158,9 @@ def _expand(study: dict[str, Any], path: Path, scales: list[str], seeds: list[in
         return []
     runs = _peers(study, path, scales) if study.get("peers") else []
     for name, delta in (study.get("variants") or {}).items():
+        if isinstance(name, bool):  # YAML 1.1: an unquoted off / on / yes / no key is a boolean, not a name
+            raise StudyError(f"variant name {name!r} is a YAML boolean (an unquoted off, on, yes or no)", file=path,
+                             key=f"variants.{name}", allowed="the name in quotes, e.g. 'off':")
         delta = delta or {}
         if (delta.get("opt_in") or study.get("opt_in")) not in (None, *opt_in):
             continue
@@ -192,6 +178,7 @@ def _expand(study: dict[str, Any], path: Path, scales: list[str], seeds: list[in
             default_model = not diff and not train and hierarchy == "full"
             for seed in delta.get("seeds", study.get("seeds", baseline_seeds if default_model and baseline_seeds
                                                      else seeds)):
+                seed = canonical_seed(seed, path, f"variants.{name}.seeds")
                 runs.append(Run(study["study"], study["table"], str(name), family, task, hierarchy, scale, seed,
                                 knobs, diff, train, measure, str(path)))
     return runs

@@ -4,7 +4,11 @@ interval), params, GFLOPs (paper convention and true), latency per cell, the har
 behind each number (tags ``job.<kind>``). Unavailable and failed latency cells are tags with their reasons. The
 MLflow compare view then plots AP against latency per study.
 
-Rebuilt by every aggregation: an earlier summary run of the same row is deleted first, so the experiment holds one.
+Updated in place by every aggregation: the summary run of a row keeps its id while its params (the knobs) and its
+set of metrics still fit (new values are logged as the latest); otherwise it is replaced (the old one tagged with
+its successor and soft-deleted), so the experiment holds one per row. Each job run behind a summary gets MLflow's
+parent link (``mlflow.parentRunId``) to the first summary run that uses it (a baseline shared by ten studies has
+one parent; the others name it in their ``job.<kind>`` tags).
 """
 
 from __future__ import annotations
@@ -24,6 +28,25 @@ ACC_METRICS = ("AP", "AP50", "AP75", "mask_AP", "kpt_AP", "top1", "top5", "obb_m
 
 def _cell_key(c: dict[str, Any]) -> str:
     return ".".join(str(c.get(k)) for k in ("device", "precision", "runtime", "backend")).replace(":", "")
+
+
+def _summary_run(c, exp: str, ident: str, name: str, tags: dict[str, str], params: dict[str, str],
+                 metric_keys: set[str]) -> str:
+    """The row's summary run, updated in place where it still fits, else a new one superseding the old."""
+    old = tracking.retry(c.search_runs, [exp], f"tags.summary = '{ident}'")
+    keep = next((r for r in old if r.data.params == params and set(r.data.metrics) <= metric_keys), None)
+    if keep is not None:
+        run_id = keep.info.run_id
+        tracking.retry(c.update_run, run_id, status="RUNNING", name=name)
+        for k, v in tags.items():
+            tracking.retry(c.set_tag, run_id, k, v)
+    else:
+        run_id = tracking.retry(c.create_run, exp, run_name=name, tags=tags, start_time=tracking.now_ms()).info.run_id
+    for r in old:
+        if r.info.run_id != run_id:
+            tracking.retry(c.set_tag, r.info.run_id, "yolov12.superseded_by", run_id)
+            tracking.retry(c.delete_run, r.info.run_id)
+    return run_id
 
 
 def summary_runs(plan, index: dict[str, Any], tables: dict[str, list[dict[str, Any]]],
@@ -48,14 +71,12 @@ def summary_runs(plan, index: dict[str, Any], tables: dict[str, list[dict[str, A
     rows = {}
     for row in index["rows"]:
         rows.setdefault((row["study"], row["variant"], row["scale"]), row)
-    made = 0
+    made, parented = 0, set()
     for (study, variant, scale), row in rows.items():
         key = (study, variant, scale)
         name = tracking.experiment_name(plan.name, study)
         exp = tracking.experiment_id(c, name, tracking.artifact_location(uri, plan.results, name))
         ident = f"{study}/{variant}/{scale}"
-        for old in tracking.retry(c.search_runs, [exp], f"tags.summary = '{ident}'"):
-            tracking.retry(c.delete_run, old.info.run_id)
         metrics: dict[str, float] = {}
         for m in ACC_METRICS:
             mean, std, n = mean_std([r.get(m) for r in acc.get(key, [])])
@@ -90,12 +111,19 @@ def summary_runs(plan, index: dict[str, Any], tables: dict[str, list[dict[str, A
                 run_id = json.loads(result.read_text()).get("mlflow_run_id")
                 if run_id:
                     tags[f"job.{kind}"] = run_id
-        run = tracking.retry(c.create_run, exp, run_name=f"{variant} ({scale})", tags=tags,
-                             start_time=tracking.now_ms())
-        params = [Param(k, str(v)) for k, v in sorted(row["knobs_delta"].items())]
+        params = {k: str(v) for k, v in sorted(row["knobs_delta"].items())}
         items = [Metric(tracking.metric_name(k), float(v), tracking.now_ms(), 0)
                  for k, v in metrics.items() if tracking.finite(v)]
-        tracking.retry(c.log_batch, run.info.run_id, metrics=items[:900], params=params[:90])
+        run_id = _summary_run(c, exp, ident, f"{variant} ({scale})", tags, params, {m.key for m in items})
+        tracking.retry(c.log_batch, run_id, metrics=items[:900],
+                       params=[Param(k, v) for k, v in params.items()
+                               if k not in c.get_run(run_id).data.params][:90])
+        for kind in JOB_KINDS:
+            job_run = tags.get(f"job.{kind}")
+            if job_run and job_run not in parented:
+                parented.add(job_run)
+                tracking.retry(c.set_tag, job_run, "mlflow.parentRunId", run_id)
+        run = c.get_run(run_id)
         for result in results.values():  # the job results behind every number
             if result.is_file():
                 tracking.retry(c.log_artifact, run.info.run_id, str(result), "results")

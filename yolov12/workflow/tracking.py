@@ -25,6 +25,9 @@ from typing import Any
 
 RETRIES = 10
 JOBS_EXPERIMENT = "jobs"
+# the digest of the job's identity (docs/identity.md): a job rerun in its folder for another identity (a latency
+# setting changed) supersedes its earlier run, which is tagged with why and by which run, and soft-deleted
+IDENTITY_TAG = "yolov12.identity"
 
 
 def tracking_uri(results_dir: str | Path, configured: str | None = None) -> str:
@@ -119,9 +122,13 @@ class JobRun:
         previous = Path(self.id_file).read_text().strip() if self.id_file and Path(self.id_file).is_file() else None
         if previous and self._exists(previous):
             self.run_id = previous
-            attempt = int(self.c.get_run(previous).data.tags.get("attempt", "1")) + 1
+            held = self.c.get_run(previous).data.tags
+            attempt = int(held.get("attempt", "1")) + 1
             retry(self.c.update_run, previous, status=RunStatus.to_string(RunStatus.RUNNING))
             retry(self.c.set_tag, previous, "attempt", str(attempt))
+            if held.get(IDENTITY_TAG) != self.tags.get(IDENTITY_TAG):  # the job was rebuilt for another identity
+                self.supersede(f"rebuilt for identity {self.tags.get(IDENTITY_TAG)} "
+                               f"(was {held.get(IDENTITY_TAG)})")
         else:
             run = retry(self.c.create_run, exp, start_time=now_ms(), run_name=self.run_name,
                         tags={**self.tags, "attempt": "1"})
@@ -226,9 +233,12 @@ def common_tags(kind: str, spec: dict[str, Any]) -> dict[str, str]:
     from ..gitinfo import git_commit
     from .hardware import hardware_tags
 
+    from .identity import digest
+
     m = spec["model"]
     commit = os.environ.get("YOLOV12_GIT_COMMIT") or git_commit() or "unknown"
-    return {"kind": kind, "run_dir": Path(spec["run_dir"]).name, "config": spec["config"], "scale": m["scale"],
+    ident = {IDENTITY_TAG: digest(spec["identity"])} if spec.get("identity") else {}
+    return {**ident, "kind": kind, "run_dir": Path(spec["run_dir"]).name, "config": spec["config"], "scale": m["scale"],
             "task": m["task"], "family": m["family"], "hierarchy": m["hierarchy"],
             "mlflow.source.git.commit": commit, "mlflow.source.name": "yolov12-suite", "mlflow.source.type": "JOB",
             **hardware_tags(spec)}

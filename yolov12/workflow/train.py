@@ -26,10 +26,11 @@ from pathlib import Path
 from typing import Any
 
 from ..io import write_json, write_text
-from . import tracking
+from . import slurm_states, tracking
 from .checkpoints import ResumePoint, resume_point
 from .guard import GUARD_ENV, OPTIMIZER_FILE, EpochLogger, unvalidated, validated_file
 from .runlock import sole_writer
+from .stop import Stopped, stop_requests
 
 MARKER = "diverged.json"
 MODEL_KEYS = ("family", "scale", "task", "hierarchy")
@@ -72,16 +73,25 @@ def start_attempt(run_dir: Path, **info: Any) -> None:
             outputs = [p for p in (run_dir / "train" / "weights" / "last.pt", run_dir / "train" / "results.csv")
                        if p.is_file()]
             last = max((p.stat().st_mtime for p in outputs), default=a["started"])
-            a.update(outcome="killed", seconds=round(max(0.0, last - a["started"]), 1), ended=last)
-    attempts.append({"started": time.time(), "outcome": "running", "seconds": None,
+            a.update(outcome="killed", reason="killed", seconds=round(max(0.0, last - a["started"]), 1), ended=last)
+        if a.get("slurm_job") and a["outcome"] in ("killed", "stopped") and not a.get("reason_from_slurm"):
+            # why SLURM ended it (cancelled, preempted, time limit, node failure...), known once it has ended
+            why = slurm_states.attempt_reason(a["slurm_job"])
+            if why:
+                a.update(reason=why, reason_from_slurm=True)
+    info.setdefault("slurm_job", os.environ.get("SLURM_JOB_ID"))  # sacct tells the next attempt why this one ended
+    attempts.append({"started": time.time(), "outcome": "running", "seconds": None, "pid": os.getpid(),
                      **{k: v for k, v in info.items() if v not in (None, [])}})
     write_json(path, attempts, indent=1)
 
 
-def end_attempt(run_dir: Path, seconds: float, outcome: str) -> list[dict[str, Any]]:
+def end_attempt(run_dir: Path, seconds: float, outcome: str, **why: Any) -> list[dict[str, Any]]:
     path = run_dir / "attempts.json"
     attempts = json.loads(path.read_text())
-    attempts[-1].update(seconds=round(seconds, 1), outcome=outcome, ended=time.time())
+    ours = [a for a in attempts if a.get("pid") == os.getpid() and a["outcome"] == "running"] or attempts[-1:]
+    if outcome.startswith("failed"):
+        why.setdefault("reason", "failed")
+    ours[-1].update(seconds=round(seconds, 1), outcome=outcome, ended=time.time(), **why)
     write_json(path, attempts, indent=1)
     return attempts
 
@@ -89,8 +99,12 @@ def end_attempt(run_dir: Path, seconds: float, outcome: str) -> list[dict[str, A
 # ------------------------------------------------------------------------------------------------ the job
 def run_train(spec: dict[str, Any], out: Path) -> dict[str, Any]:
     run_dir = Path(spec["run_dir"]).resolve()
-    with sole_writer(run_dir) as lock_notes:  # never beside a process of an earlier attempt
-        return _run_train(spec, run_dir, lock_notes)
+    try:
+        with sole_writer(run_dir) as lock_notes, stop_requests():  # never beside a process of an earlier attempt
+            return _run_train(spec, run_dir, lock_notes)
+    except Stopped as e:  # recorded in attempts.json; 128 + signal: Snakemake resubmits, the retry resumes
+        print(f"train: {e}", flush=True)
+        raise SystemExit(e.exit_code) from None
 
 
 def _run_train(spec: dict[str, Any], run_dir: Path, lock_notes: list[str]) -> dict[str, Any]:
@@ -113,6 +127,11 @@ def _run_train(spec: dict[str, Any], run_dir: Path, lock_notes: list[str]) -> di
         if point.state != "finished" and not marker.exists():
             _train(spec, run_dir, point.path if point.state == "interrupted" else None, job, logger)
         outcome = "ok"
+    except Stopped as e:  # SIGTERM / SIGINT (yolov12.workflow.stop): the last whole checkpoint is kept
+        end_attempt(run_dir, time.perf_counter() - t0, "stopped", reason=e.reason, signal=e.signum,
+                    epoch_abandoned=e.abandoned)
+        job.end(False, str(e))
+        raise
     except Exception as e:  # noqa: BLE001  (a diverged run is a result; anything else fails the job)
         if not marker.exists():
             end_attempt(run_dir, time.perf_counter() - t0, f"failed: {type(e).__name__}")
@@ -172,6 +191,20 @@ def _train(spec: dict[str, Any], run_dir: Path, resume_from: Path | None, job, l
                 trainer=trainer_class(task))
 
 
+def weights_record(path: Path, run_dir: Path) -> dict[str, Any]:
+    """What the workflow checks the weights against at its next invocation (size, mtime: cheap at every parse) and
+    what every result that used them records (the checksum)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    st = path.stat()
+    return {"path": str(path.relative_to(run_dir)), "sha256": h.hexdigest(), "bytes": st.st_size,
+            "mtime_ns": st.st_mtime_ns}
+
+
 def collect(spec: dict[str, Any], run_dir: Path, attempts: list[dict[str, Any]]) -> dict[str, Any]:
     train_dir = run_dir / "train"
     marker = run_dir / MARKER
@@ -192,6 +225,7 @@ def collect(spec: dict[str, Any], run_dir: Path, attempts: list[dict[str, Any]])
         raise RuntimeError(f"{train_dir / 'results.csv'} holds {len(rows)} epochs, the spec asks for "
                            f"{spec['args']['epochs']}: refusing it as a result")
     result["stopped_early"] = result["converged"] and len(rows) < spec["args"]["epochs"]  # Ultralytics' patience
+    result["weights"] = weights_record(best, run_dir) if result["best"] else None
     validated = validated_file(run_dir / "train.mlflow_epochs")
     result["validated_epochs"] = json.loads(validated.read_text()) if validated.is_file() else None
     ran = run_dir / OPTIMIZER_FILE  # what trained (optimizer: auto picks its own), not what was asked for
