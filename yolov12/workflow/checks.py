@@ -106,12 +106,13 @@ def check_selection(plan: Plan) -> None:
                 continue
         for name in inputchecks.opt_in_groups(study):
             groups.setdefault(str(name), []).append(path.stem)
-    inputchecks.check_opt_in(c["opt_in"], groups, plan.source)
+    plan.opt_in_groups = groups  # checked once the runs expanded: a study's own error is named first
     inputchecks.check_tracking_uri(c["mlflow"]["tracking_uri"], plan.source)
 
 
 def check_runs(plan: Plan, runs: list[Run]) -> None:
     """After the runs are expanded: the data folders a real-data config needs for the tasks that run."""
+    inputchecks.check_opt_in(plan.config["opt_in"], getattr(plan, "opt_in_groups", {}), plan.source)
     inputchecks.check_data_roots(plan.config["data"], {r.task for r in runs if not r.peer}, plan.source)
 
 

@@ -195,7 +195,11 @@ def check_study_names(names: list[str], directory: Path, source) -> None:
 
 
 def check_opt_in(opt_in: list[str], groups: dict[str, list[str]], source) -> None:
-    """Every opt_in group of the config is used by some study file (a typo would silently select nothing)."""
+    """Every opt_in group of the config is used by some study file (a typo would silently select nothing). A folder
+    whose studies define no group at all is left alone: a shared config (the default's [extras, area8]) may point at
+    a small folder of its own."""
+    if not groups:
+        return
     for name in opt_in:
         if name not in groups:
             raise UserError(f"opt_in group {name!r} is used by no study file{did_you_mean(name, groups)}",
