@@ -29,6 +29,8 @@ rule aggregate:
         basedir=workflow.basedir,
     log:
         f"{RESULTS}/logs/aggregate.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/aggregate/{PLAN.name}.tsv"
     localrule: True
     shell:
         "{params.python} -m yolov12 workflow aggregate --config {params.config:q} --results {params.results}"

@@ -152,6 +152,11 @@ class SuiteTrainerMixin:
                 logger = EpochLogger(settings["uri"], settings["run_id"], settings["logged_file"])
                 self.add_callback("on_train_start", logger.start)
                 self.add_callback("on_fit_epoch_end", logger)
+            from . import progress
+
+            if "ProgressLine" not in have and progress.enabled():  # the console line (jobs' output is their log)
+                name = os.path.basename(str(settings.get("run_dir") or "")) or "run"
+                self.add_callback("on_fit_epoch_end", progress.ProgressLine(name))
             if settings.get("run_dir") and "LOCAL_RANK" in os.environ:  # a DDP worker: the folder is in use
                 from .runlock import hold_as_worker
 

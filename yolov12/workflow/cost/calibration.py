@@ -109,3 +109,11 @@ def per_image(cal: dict[str, Any], key: str, scale: str, imgsz: int) -> float | 
     keeps its cost linear in it). None: not calibrated for that scale."""
     value = (cal.get(key) or {}).get(scale)
     return None if value is None else float(value) * (imgsz / cal["ref_imgsz"]) ** 2
+
+
+def fingerprint() -> str:
+    """The cached probe's content hash ("none" without one): the workflow's prediction reruns when it changes."""
+    import hashlib
+
+    path = cached_path()
+    return hashlib.sha1(path.read_bytes()).hexdigest()[:12] if path.exists() else "none"
