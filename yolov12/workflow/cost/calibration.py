@@ -24,12 +24,16 @@ PER_SCALE = ("train_s_per_image", "eval_s_per_image", "infer_s_per_image")
 KEYS = {"name": str, "source": str, "device": str, "ref_imgsz": int, "gpus": int, "threads": int,
         **{k: dict for k in PER_SCALE}, "overhead_s": dict, "peak_rss_mb": dict, "weights_bytes_per_param": (int, float),
         "params": dict}
+CACHE_ENV = "YOLOV12_COST_CACHE"
 REQUIRED = ("name", "source", "device", "ref_imgsz", "train_s_per_image")
 
 
 def cache_dir() -> Path:
-    """Where the probe keeps its calibration: ``$YOLOV12_COST_CACHE`` or ``~/.cache/yolov12/cost``."""
-    return Path(os.environ.get("YOLOV12_COST_CACHE") or Path.home() / ".cache" / "yolov12" / "cost")
+    """Where the probe keeps its calibration: ``$YOLOV12_COST_CACHE``, or ``yolov12/cost`` in the user's cache
+    folder (``$XDG_CACHE_HOME``, else ``~/.cache``), as the suite's other caches."""
+    if os.environ.get(CACHE_ENV):
+        return Path(os.environ[CACHE_ENV])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "yolov12" / "cost"
 
 
 def host_key() -> str:
@@ -82,7 +86,7 @@ def load(name_or_path: str | None, basedir: str | Path = ".") -> dict[str, Any]:
         path = cached_path()
         if not path.exists():
             raise UserError("no calibration for this machine yet", file=str(path), key="--calibrate",
-                            allowed="yolov12 workflow plan --calibrate (a probe of about a minute), or --gpu-type "
+                            allowed="yolov12 workflow plan --calibrate (a probe of a few minutes), or --gpu-type "
                                     "<name of workflows/calibration/*.yaml or a file>")
         return validate(json.loads(path.read_text()), str(path))
     path = Path(name_or_path)

@@ -1,0 +1,155 @@
+"""The cost model (yolov12.workflow.cost): the plan's arithmetic on a tiny config with a given calibration, the
+plan command without torch, the report's predicted-against-measured table from real benchmark files."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import ROOT
+from workflow_helpers import snakemake, tiny_config, write_tiny
+from yolov12.errors import UserError
+from yolov12.workflow.cost import calibration
+from yolov12.workflow.cost.measured import by_kind, fit_fixed_costs
+from yolov12.workflow.cost.model import Job, jobs
+from yolov12.workflow.cost.schedule import wall_seconds
+from yolov12.workflow.cost.summary import duration, predict
+from yolov12.workflow.plan import make_plan
+
+FIXTURES = ROOT / "tests" / "fixtures" / "cost"  # benchmark files of a real default run on a 2-core machine
+
+CAL = {"name": "given", "source": "numbers chosen for the test", "device": "cpu", "threads": 1, "ref_imgsz": 32,
+       "train_s_per_image": {"n": 0.01}, "eval_s_per_image": {"n": 0.002}, "infer_s_per_image": {"n": 0.001},
+       "overhead_s": {"train": 10, "evaluate": 3, "complexity": 4, "latency": 5, "export": 6, "data": 1,
+                      "mlflow_store": 2, "aggregate": 7, "report": 8},
+       "peak_rss_mb": {"train": 900}, "params": {"n": 1000}, "weights_bytes_per_param": 2}
+
+
+def tiny_plan(tmp_path: Path, **overrides):
+    write_tiny(tmp_path)
+    return make_plan(tiny_config(tmp_path, **overrides), "tiny.yaml", ROOT)
+
+
+def test_plan_arithmetic_on_a_tiny_config(tmp_path):
+    plan = tiny_plan(tmp_path)
+    cfg = plan.config
+    all_jobs = {j.id: j for j in jobs(plan, CAL)}
+    trains = [j for j in all_jobs.values() if j.kind == "train"]
+    assert len(trains) == len(plan.run_dirs("train")) > 0
+    # one training by hand: 10 s + epochs x 8 images x 0.01 s x (64/32)^2 + every epoch's validation of 4 images
+    base = next(j for j in trains if j.run_dir.endswith("-base"))
+    epochs, n_train, n_val = cfg["train"]["epochs"], 8, 4
+    scale2 = (cfg["train"]["imgsz"] / 32) ** 2
+    assert base.seconds == pytest.approx(10 + epochs * n_train * 0.01 * scale2 + epochs * n_val * 0.002 * scale2)
+    assert base.exact and base.weights_bytes == 2 * 1000 * 2
+    ev = all_jobs[f"evaluate/{base.run_dir}"]
+    assert ev.seconds == pytest.approx(3 + n_val * 0.002 * scale2)
+    assert f"train/{base.run_dir}" in ev.after
+    # a latency job: one cell, the floors are 0, so warmup_iters + min_iters inferences at 64 px
+    lat = next(j for j in all_jobs.values() if j.kind == "latency")
+    lc = cfg["latency"]
+    assert lat.exclusive and lat.seconds == pytest.approx(
+        5 + (lc["warmup_iters"] + lc["min_iters"]) * 0.001 * (lc["imgsz"] / 32) ** 2)
+
+    p = predict(plan, CAL, cores=2, gpus=0)
+    assert p["total"]["trainings"] == len(trains)
+    assert p["total"]["evaluations"] == len(plan.run_dirs("evaluate"))
+    assert p["total"]["timing_sessions"] == len(plan.run_dirs("latency"))
+    assert p["total"]["cpu_hours"] == pytest.approx(sum(j.seconds * j.cpus for j in all_jobs.values()) / 3600)
+    assert p["kinds"]["train"]["peak_mb"] == 900 and p["kinds"]["evaluate"]["peak_mb"] is None
+    # the wall time lies between the critical path and the serial sum
+    assert sum(j.seconds for j in all_jobs.values()) / 2 <= p["total"]["wall_s"] <= sum(
+        j.seconds for j in all_jobs.values())
+    # a study's row counts its runs' jobs: the tiny study has them all
+    assert p["studies"]["tiny"]["trainings"] == len(trains)
+
+
+def test_uncalibrated_parts_make_a_lower_bound(tmp_path):
+    plan = tiny_plan(tmp_path)
+    cal = {k: v for k, v in CAL.items() if k != "overhead_s"}
+    p = predict(plan, cal, cores=2, gpus=0)
+    assert not p["total"]["exact"] and not p["kinds"]["train"]["exact"]
+    gpu_cal = {**CAL, "device": "cuda", "gpus": 8}  # a GPU calibration prices no CPU training
+    assert not predict(plan, gpu_cal, cores=2, gpus=8)["kinds"]["train"]["exact"]
+
+
+def test_schedule_runs_a_timing_job_alone():
+    def job(name, seconds, exclusive=False, after=()):
+        return Job("latency" if exclusive else "train", name, seconds, True, 1, 0, 1000, exclusive, after)
+
+    assert wall_seconds([job("a", 10), job("b", 10)], cores=2, gpus=0) == 10
+    assert wall_seconds([job("a", 10), job("b", 10), job("t", 5, exclusive=True)], cores=2, gpus=0) == 15
+    assert wall_seconds([job("a", 10), job("b", 10, after=("train/a",))], cores=2, gpus=0) == 20
+
+
+def test_bad_calibration_is_one_line(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump({**CAL, "train_s_per_image": {"q": 1.0}}))
+    with pytest.raises(UserError, match=r"bad.yaml: train_s_per_image.q: unknown scale"):
+        calibration.load(str(bad))
+    with pytest.raises(UserError, match="no such calibration"):
+        calibration.load("no-such-gpu", ROOT)
+
+
+def test_plan_command_imports_no_torch(tmp_path):
+    """The plan of the paper profile with the shipped A6000 calibration, in a fresh process: no torch, no
+    Ultralytics, the table printed."""
+    code = ("import sys; from yolov12.cli import main; rc = main(['workflow', 'plan', '--configfile', "
+            "'workflows/config/paper.yaml', '--gpu-type', 'a6000x8', '--cores', '64', '--json-out', sys.argv[1]]); "
+            "assert rc == 0, rc; bad = {'torch', 'ultralytics'} & set(sys.modules); assert not bad, bad")
+    out = tmp_path / "paper.json"
+    proc = subprocess.run([sys.executable, "-c", code, str(out)], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "wall time on 64 cores, 8 GPUs" in proc.stdout
+    p = json.loads(out.read_text())
+    assert p["total"]["trainings"] > 0 and p["total"]["gpu_hours"] > 0 and not p["total"]["exact"]
+
+
+def _tsv_sum(folder: Path, kind: str, column: str) -> float:
+    total = 0.0
+    for path in (folder / kind).glob("*.tsv"):
+        with open(path, newline="") as f:
+            total += float(list(csv.DictReader(f, delimiter="\t"))[-1][column])
+    return total
+
+
+def test_report_sets_prediction_beside_real_benchmarks(tmp_path):
+    from yolov12.report.cost_section import cost_table
+
+    results = tmp_path / "results"
+    shutil.copytree(FIXTURES / "benchmarks", results / "benchmarks")
+    plan = make_plan(yaml.safe_load((ROOT / "workflows/config/default.yaml").read_text()), "default.yaml", ROOT)
+    prediction = predict(plan, CAL, cores=2, gpus=0)
+    (results / "cost_predicted.json").write_text(json.dumps(prediction))
+    table = cost_table(results)
+    rows = {r[0].text: r for r in table.rows}
+    cpu = _tsv_sum(results / "benchmarks", "train", "cpu_time")
+    assert rows["train"][3].text == duration(cpu)
+    assert rows["train"][5].text == f"{cpu / prediction['kinds']['train']['seconds']:.2f}"
+    assert rows["report"][3].missing  # predicted, never benchmarked: a dash, not a zero
+    assert by_kind(results / "benchmarks")["span_s"] > 0
+    # fixed costs fitted from the same files: the train jobs' CPU time less their per-image part
+    fixed, peak = fit_fixed_costs(plan, {**CAL, "overhead_s": {}}, results / "benchmarks")
+    assert fixed["train"] >= 0 and peak["train"] == pytest.approx(
+        max(float(list(csv.DictReader(open(p), delimiter="\t"))[-1]["max_rss"])
+            for p in (results / "benchmarks" / "train").glob("*.tsv")), abs=1)
+    # no prediction at all: the table says why
+    (results / "cost_predicted.json").unlink()
+    assert any("no cost_predicted.json" in n for n in cost_table(results).notes)
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("tiny")
+def test_snakemake_report_from_the_finished_tiny_workflow(tiny_run):
+    workdir, cfg = tiny_run
+    assert json.loads((workdir / "results" / "tiny" / "cost_predicted.json").read_text())["config"] == "tiny"
+    html = workdir / "snakemake-report.html"
+    snakemake(workdir, "--configfile", str(cfg), "--report", str(html))
+    assert html.stat().st_size > 10_000
