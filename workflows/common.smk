@@ -32,6 +32,8 @@ rule mlflow_store:
         STORE,
     log:
         f"{RESULTS}/logs/mlflow_store.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/mlflow_store/{PLAN.name}.tsv"
     localrule: True
     params:
         python=PYTHON,

@@ -14,6 +14,8 @@ rule report:
                        category="Figures", labels={"figure": "{name}"}),
     log:
         f"{RESULTS}/logs/report.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/report/{PLAN.name}.tsv"
     params:
         python=PYTHON,
         results=lambda w, input: os.path.dirname(input[0]),

@@ -2,8 +2,8 @@
 
 Two parts. (1) In this process, per scale: seconds per image of one training step (forward, Ultralytics' detection
 loss on a few boxes, backward, SGD step), of evaluation (forward in eval mode, batched) and of batch-1 inference
-(fused), on one thread at ``PROBE_IMGSZ`` (the plan scales by pixel count). (2) A micro workflow (every job kind
-once or a few times, 1 epoch on 16 images) run by Snakemake in a temporary folder: each kind's fixed cost is its
+(fused), on one thread at ``PROBE_IMGSZ`` (the plan scales by pixel count). (2) A micro workflow (one job of every
+kind, 1 epoch on 16 images) run by Snakemake in a temporary folder: each kind's fixed cost is its
 measured CPU time (Snakemake's ``benchmark:`` files; on one core, an idle machine's wall time) less the per-image
 part (1), and its peak memory is the measured max RSS. Imports torch: only this command uses it.
 """
@@ -22,8 +22,11 @@ from typing import Any
 PROBE_IMGSZ = 128
 PROBE_BATCH = 4
 # the micro workflow: the default's data settings (its area-attention constraints hold), tiny budgets
+MICRO_STUDY = {"study": "probe", "table": "Table 2", "title": "the cost probe: one job of every kind",
+               "scales": ["n"], "measure": ["train", "evaluate", "complexity", "latency", "export"],
+               "variants": {"base": {}}}
 MICRO_CONFIG = {
-    "name": "cost-probe", "studies": ["tasks"], "scales": ["n"], "seeds": [0], "opt_in": ["extras"],
+    "name": "cost-probe", "studies": ["probe"], "scales": ["n"], "seeds": [0], "opt_in": [],
     "data": {"kind": "synthetic", "synthetic": {"n_train": 16, "n_val": 8, "imgsz": 128, "height": 96, "nc": 3,
                                                 "max_objects": 4, "seed": 0}},
     "train": {"epochs": 1, "imgsz": 128, "batch": 8, "workers": 0,
@@ -85,8 +88,10 @@ def micro_workflow(basedir: Path, workdir: Path) -> Path:
     """Run the micro workflow; returns its benchmarks folder."""
     import yaml
 
+    (workdir / "ablations").mkdir()
+    (workdir / "ablations" / "probe.yaml").write_text(yaml.safe_dump(MICRO_STUDY, sort_keys=False))
     cfg = workdir / "cost-probe.yaml"
-    cfg.write_text(yaml.safe_dump(MICRO_CONFIG))
+    cfg.write_text(yaml.safe_dump({**MICRO_CONFIG, "ablations_dir": str(workdir / "ablations")}))
     snakemake = Path(sys.executable).with_name("snakemake")
     cmd = [str(snakemake if snakemake.exists() else "snakemake"), "-s", str(basedir / "Snakefile"), "--configfile",
            str(cfg), "--directory", str(workdir), "--cores", "1", "--quiet", "all"]
@@ -118,12 +123,13 @@ def calibrate(scales: list[str], basedir: str | Path, log=print) -> dict[str, An
         "infer_s_per_image": {s: c["infer"] for s, c in costs.items()},
         "params": {s: c["params"] for s, c in costs.items()}, "weights_bytes_per_param": 2,
     }
-    log("probe: micro workflow (every job kind, 1 epoch on 16 images; a few minutes)")
+    log("probe: micro workflow (one job of every kind, 1 epoch on 16 images; about two minutes when idle)")
     with tempfile.TemporaryDirectory(prefix="yolov12-cost-probe-") as tmp:
         bench = micro_workflow(Path(basedir).resolve(), Path(tmp))
         from ..plan import make_plan
 
-        plan = make_plan(MICRO_CONFIG, "the probe's micro config", basedir)
+        plan = make_plan({**MICRO_CONFIG, "ablations_dir": str(Path(tmp) / "ablations")}, "the probe's micro config",
+                         basedir)
         fixed, peak = measured.fit_fixed_costs(plan, {**cal, "overhead_s": {}}, bench)
     cal["overhead_s"], cal["peak_rss_mb"] = fixed, peak
     return validate(cal, "the probe")

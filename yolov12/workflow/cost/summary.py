@@ -47,7 +47,7 @@ def predict(plan: Plan, cal: dict[str, Any], cores: int, gpus: int) -> dict[str,
     disk = {"weights_bytes": sum(j.weights_bytes for j in all_jobs), "results_bytes": sum(j.disk_bytes for j in all_jobs)}
     return {"config": plan.name, "source": plan.source, "calibration": {k: cal[k] for k in ("name", "source")},
             "resources": {"cores": cores, "gpus": gpus}, "studies": studies, "kinds": kinds, "total": total,
-            "disk": disk}
+            "disk": disk, "jobs": {j.id: round(j.seconds, 3) for j in all_jobs}}
 
 
 def _hours(h: float, exact: bool) -> str:
