@@ -153,3 +153,53 @@ def test_snakemake_report_from_the_finished_tiny_workflow(tiny_run):
     html = workdir / "snakemake-report.html"
     snakemake(workdir, "--configfile", str(cfg), "--report", str(html))
     assert html.stat().st_size > 10_000
+
+
+PROGRESS = """
+import os, sys, types
+from yolov12.workflow.progress import ProgressLine, enabled
+trainer = types.SimpleNamespace(epoch=0, epochs=3, tloss=types.SimpleNamespace(sum=lambda: 1.25))
+line = ProgressLine("yolov12n-detect-full-base")
+if enabled():
+    line(trainer)
+print("done", flush=True)
+"""
+
+
+def _run_on_a_terminal(env_value: str) -> str:
+    """Run PROGRESS in a child whose controlling terminal is a fresh pty; return what reached the terminal."""
+    import fcntl
+    import os
+    import termios
+
+    master, slave = os.openpty()
+
+    def take_terminal():
+        os.setsid()
+        fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
+
+    env = {**os.environ, "YOLOV12_PROGRESS_TTY": env_value}
+    env.pop("RANK", None)
+    proc = subprocess.run([sys.executable, "-c", PROGRESS], preexec_fn=take_terminal, env=env, cwd=ROOT,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, pass_fds=(slave,))
+    os.close(slave)
+    assert proc.returncode == 0 and proc.stdout.strip() == "done", proc.stderr
+    chunks = []
+    os.set_blocking(master, False)
+    try:
+        while True:
+            chunks.append(os.read(master, 4096))
+    except (BlockingIOError, OSError):
+        pass
+    os.close(master)
+    return b"".join(chunks).decode()
+
+
+def test_progress_line_reaches_the_terminal_only_when_asked():
+    shown = _run_on_a_terminal("1")
+    assert "[train yolov12n-detect-full-base] epoch 1/3  loss 1.250  ETA" in shown
+    assert _run_on_a_terminal("0") == ""  # the workflow's output was not a terminal: nothing
+    # asked, but no terminal at all (a SLURM job, a daemon): the training goes on, nothing is written
+    proc = subprocess.run([sys.executable, "-c", PROGRESS], start_new_session=True, cwd=ROOT, capture_output=True,
+                          text=True, env={**__import__("os").environ, "YOLOV12_PROGRESS_TTY": "1"})
+    assert proc.returncode == 0 and proc.stdout.strip() == "done", proc.stderr
