@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -169,7 +170,6 @@ print("done", flush=True)
 def _run_on_a_terminal(env_value: str) -> str:
     """Run PROGRESS in a child whose controlling terminal is a fresh pty; return what reached the terminal."""
     import fcntl
-    import os
     import termios
 
     master, slave = os.openpty()
@@ -201,5 +201,5 @@ def test_progress_line_reaches_the_terminal_only_when_asked():
     assert _run_on_a_terminal("0") == ""  # the workflow's output was not a terminal: nothing
     # asked, but no terminal at all (a SLURM job, a daemon): the training goes on, nothing is written
     proc = subprocess.run([sys.executable, "-c", PROGRESS], start_new_session=True, cwd=ROOT, capture_output=True,
-                          text=True, env={**__import__("os").environ, "YOLOV12_PROGRESS_TTY": "1"})
+                          text=True, env={**os.environ, "YOLOV12_PROGRESS_TTY": "1"})
     assert proc.returncode == 0 and proc.stdout.strip() == "done", proc.stderr

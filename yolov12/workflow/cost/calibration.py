@@ -22,7 +22,8 @@ EXTRA_KINDS = ("data", "mlflow_store", "aggregate", "report")
 KINDS = (*JOB_KINDS, *EXTRA_KINDS)
 PER_SCALE = ("train_s_per_image", "eval_s_per_image", "infer_s_per_image")
 KEYS = {"name": str, "source": str, "device": str, "ref_imgsz": int, "gpus": int, "threads": int,
-        **{k: dict for k in PER_SCALE}, "overhead_s": dict, "peak_rss_mb": dict, "weights_bytes_per_param": (int, float),
+        **{k: dict for k in PER_SCALE}, "overhead_s": dict, "peak_rss_mb": dict,
+        "weights_bytes_per_param": (int, float),
         "params": dict}
 CACHE_ENV = "YOLOV12_COST_CACHE"
 REQUIRED = ("name", "source", "device", "ref_imgsz", "train_s_per_image")

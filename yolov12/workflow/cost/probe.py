@@ -116,7 +116,8 @@ def calibrate(scales: list[str], basedir: str | Path, log=print) -> dict[str, An
     cal: dict[str, Any] = {
         "name": "probe", "device": "cpu", "threads": 1, "ref_imgsz": PROBE_IMGSZ,
         "source": f"measured by the probe on {platform.node()} ({os.cpu_count()} CPUs, "
-                  f"{platform.processor() or platform.machine()}) at {time.strftime('%Y-%m-%d %H:%M', time.gmtime())} UTC,"
+                  f"{platform.processor() or platform.machine()}) at "
+                  f"{time.strftime('%Y-%m-%d %H:%M', time.gmtime())} UTC,"
                   f" load {os.getloadavg()[0]:.1f}",
         "train_s_per_image": {s: c["train"] for s, c in costs.items()},
         "eval_s_per_image": {s: c["eval"] for s, c in costs.items()},

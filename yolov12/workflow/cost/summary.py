@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import statistics
+import textwrap
 from typing import Any
 
 from ...registry import JOB_KINDS
@@ -44,7 +45,8 @@ def predict(plan: Plan, cal: dict[str, Any], cores: int, gpus: int) -> dict[str,
                        "peak_mb": peak, "requested_mb": max(j.mem_mb for j in js)}
     total = _sums(all_jobs)
     total["wall_s"] = wall_seconds(all_jobs, cores, gpus)
-    disk = {"weights_bytes": sum(j.weights_bytes for j in all_jobs), "results_bytes": sum(j.disk_bytes for j in all_jobs)}
+    disk = {"weights_bytes": sum(j.weights_bytes for j in all_jobs),
+            "results_bytes": sum(j.disk_bytes for j in all_jobs)}
     return {"config": plan.name, "source": plan.source, "calibration": {k: cal[k] for k in ("name", "source")},
             "resources": {"cores": cores, "gpus": gpus}, "studies": studies, "kinds": kinds, "total": total,
             "disk": disk, "jobs": {j.id: round(j.seconds, 3) for j in all_jobs}}
@@ -73,8 +75,8 @@ def size(n: float) -> str:
 
 def render(p: dict[str, Any]) -> str:
     cal, res, total = p["calibration"], p["resources"], p["total"]
-    lines = [f"plan of {p['config']} ({p['source']}); calibration {cal['name']}: {cal['source']}",
-             "", f"{'study':14s} {'trainings':>9s} {'evals':>6s} {'timings':>7s} {'CPU-h':>9s} {'GPU-h':>9s}"]
+    lines = [f"plan of {p['config']} ({p['source']})",
+             *textwrap.wrap(f"calibration {cal['name']}: {cal['source']}", 116, subsequent_indent="  "), "", f"{'study':14s} {'trainings':>9s} {'evals':>6s} {'timings':>7s} {'CPU-h':>9s} {'GPU-h':>9s}"]
     for name, s in [*p["studies"].items(), ("total", total)]:
         if name == "total":
             lines.append("-" * 59)
@@ -85,7 +87,8 @@ def render(p: dict[str, Any]) -> str:
     for kind, k in p["kinds"].items():
         mark = "" if k["exact"] else ">="
         peak = f"{k['peak_mb']:.0f} MB" if k["peak_mb"] is not None else "not cal."
-        lines.append(f"{kind:13s} {k['jobs']:5d} {mark + duration(k['median_s']):>9s} {mark + duration(k['seconds']):>10s}"
+        lines.append(f"{kind:13s} {k['jobs']:5d} {mark + duration(k['median_s']):>9s} "
+                     f"{mark + duration(k['seconds']):>10s}"
                      f" {peak:>9s} {k['requested_mb']:>6d} MB")
     wall = ("" if total["exact"] else ">=") + duration(total["wall_s"])
     lines += ["", f"wall time on {res['cores']} cores, {res['gpus']} GPUs: {wall}",
