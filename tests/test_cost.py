@@ -131,16 +131,23 @@ def test_report_sets_prediction_beside_real_benchmarks(tmp_path):
     (results / "cost_predicted.json").write_text(json.dumps(prediction))
     table = cost_table(results)
     rows = {r[0].text: r for r in table.rows}
-    cpu = _tsv_sum(results / "benchmarks", "train", "cpu_time")
-    assert rows["train"][3].text == duration(cpu)
-    assert rows["train"][5].text == f"{cpu / prediction['kinds']['train']['seconds']:.2f}"
+    measured_kinds = sorted(p.name for p in (results / "benchmarks").iterdir())
+    assert measured_kinds
+    for kind in measured_kinds:
+        files = sorted((results / "benchmarks" / kind).glob("*.tsv"))
+        cpu = _tsv_sum(results / "benchmarks", kind, "cpu_time")
+        assert rows[kind][3].text == duration(cpu)
+        predicted = sum(prediction["jobs"][f"{kind}/{f.stem}"] for f in files)  # the same jobs only
+        assert rows[kind][5].text == f"{cpu / predicted:.2f}"
     assert rows["report"][3].missing  # predicted, never benchmarked: a dash, not a zero
     assert by_kind(results / "benchmarks")["span_s"] > 0
-    # fixed costs fitted from the same files: the train jobs' CPU time less their per-image part
+    # fixed costs fitted from the same files: each kind's CPU time less its per-image part, never below zero
     fixed, peak = fit_fixed_costs(plan, {**CAL, "overhead_s": {}}, results / "benchmarks")
-    assert fixed["train"] >= 0 and peak["train"] == pytest.approx(
-        max(float(list(csv.DictReader(open(p), delimiter="\t"))[-1]["max_rss"])
-            for p in (results / "benchmarks" / "train").glob("*.tsv")), abs=1)
+    assert set(fixed) == set(measured_kinds) and min(fixed.values()) >= 0
+    for kind in measured_kinds:
+        rss = [float(list(csv.DictReader(open(p), delimiter="\t"))[-1]["max_rss"])
+               for p in (results / "benchmarks" / kind).glob("*.tsv")]
+        assert peak[kind] == pytest.approx(max(rss), abs=1)
     # no prediction at all: the table says why
     (results / "cost_predicted.json").unlink()
     assert any("no cost_predicted.json" in n for n in cost_table(results).notes)
