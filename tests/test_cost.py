@@ -213,3 +213,40 @@ def test_progress_line_reaches_the_terminal_only_when_asked():
     proc = subprocess.run([sys.executable, "-c", PROGRESS], start_new_session=True, cwd=ROOT, capture_output=True,
                           text=True, env={**os.environ, "YOLOV12_PROGRESS_TTY": "1"})
     assert proc.returncode == 0 and proc.stdout.strip() == "done", proc.stderr
+
+
+@pytest.mark.slow
+def test_a_real_training_prints_its_epochs_on_the_terminal(tmp_path):
+    """A real train job (the tiny study, 2 epochs) whose controlling terminal is a pty: one line per epoch there,
+    while its stdout (the log in a workflow) goes elsewhere."""
+    import fcntl
+    import termios
+
+    from test_train_job import make_specs
+
+    specs, _ = make_specs(tmp_path, epochs=2)
+    spec, out = specs["base"]
+    master, slave = os.openpty()
+
+    def take_terminal():
+        os.setsid()
+        fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
+
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache"), "YOLOV12_NODE_LOCKS": str(tmp_path / "node"),
+           "YOLOV12_PROGRESS_TTY": "1"}
+    proc = subprocess.run([sys.executable, "-m", "yolov12", "workflow", "run", "train", "--spec", spec, "--out", out],
+                          cwd=tmp_path, env=env, preexec_fn=take_terminal, pass_fds=(slave,),
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=900)
+    os.close(slave)
+    os.set_blocking(master, False)
+    shown = b""
+    try:
+        while chunk := os.read(master, 65536):
+            shown += chunk
+    except (BlockingIOError, OSError):
+        pass
+    os.close(master)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    lines = [line for line in shown.decode().splitlines() if line.startswith("[train ")]
+    assert [line.split("epoch ")[1].split()[0] for line in lines] == ["1/2", "2/2"], shown.decode()[-2000:]
+    assert "ETA 0:00" in lines[-1] and "[train " not in proc.stdout
