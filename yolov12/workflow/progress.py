@@ -30,6 +30,12 @@ class ProgressLine:
         self.name, self.start, self.first = name, time.monotonic(), None
 
     def __call__(self, trainer) -> None:
+        try:
+            self._show(trainer)
+        except Exception:  # noqa: BLE001 - a progress line must never stop a training
+            pass
+
+    def _show(self, trainer) -> None:
         done, total = trainer.epoch + 1, trainer.epochs
         if done > total:  # the final validation after the last epoch
             return
@@ -37,8 +43,9 @@ class ProgressLine:
             self.first = done - 1
         elapsed = time.monotonic() - self.start
         eta = elapsed / max(done - self.first, 1) * (total - done)
-        loss = getattr(trainer, "tloss", None)
-        loss_text = f"{float(loss.sum()):.3f}" if loss is not None else "-"
+        loss = getattr(trainer, "tloss", None)  # the epoch's mean losses: a tensor, or a dict of them
+        values = list(loss.values()) if isinstance(loss, dict) else [loss] if loss is not None else []
+        loss_text = f"{sum(float(v.sum()) for v in values):.3f}" if values else "-"
         line = f"[train {self.name}] epoch {done}/{total}  loss {loss_text}  ETA {_clock(eta)}\n"
         try:
             with open("/dev/tty", "w") as tty:
