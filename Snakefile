@@ -13,6 +13,7 @@ include: "workflows/common.smk"
 include: "workflows/data.smk"
 include: "workflows/jobs.smk"
 include: "workflows/aggregate.smk"
+include: "workflows/cost.smk"
 include: "workflows/report.smk"
 
 
@@ -24,4 +25,6 @@ rule all:
 
 
 onsuccess:
-    print(f"\nresults: {RESULTS}\nreport:  {REPORTS}/report.md\nMLflow:  mlflow ui --backend-store-uri {MLFLOW_URI}")
+    # absolute paths and the venv's python: each line works as printed, from any folder and without activation
+    print(f"\nresults: {os.path.abspath(RESULTS)}\nreport:  {os.path.abspath(REPORTS)}/report.md\n"
+          f"MLflow:  {PYTHON} -m mlflow ui --backend-store-uri '{MLFLOW_URI}'")

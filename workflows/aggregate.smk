@@ -30,6 +30,8 @@ rule aggregate:
         results=lambda w, output: os.path.dirname(output[0]),
     log:
         f"{RESULTS}/logs/aggregate.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/aggregate/{PLAN.name}.tsv"
     localrule: True
     shell:
         "\"$YOLOV12_PYTHON\" -m yolov12 workflow aggregate --config {params.config:q} --results {params.results}"

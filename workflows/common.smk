@@ -40,6 +40,8 @@ rule mlflow_store:
         STORE,
     log:
         f"{RESULTS}/logs/mlflow_store.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/mlflow_store/{PLAN.name}.tsv"
     localrule: True
     params:
         uri=MLFLOW_URI,

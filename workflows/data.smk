@@ -7,6 +7,8 @@ rule data_synth:
         f"{RESULTS}/data/{{task}}/dataset.json",
     log:
         f"{RESULTS}/logs/data/{{task}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/data/{{task}}.tsv"
     resources:
         mem_mb=2000,
         runtime=30,

@@ -7,6 +7,7 @@ rule report:
     input:
         rules.aggregate.output,
         store=ancient(STORE),
+        cost=rules.cost_predicted.output,  # the prediction the report's cost table sets beside the benchmarks
     output:
         md=report(f"{REPORTS}/report.md", caption="report/table.rst", category="Report"),
         pdf=report(f"{REPORTS}/report.pdf", caption="report/table.rst", category="Report"),
@@ -14,6 +15,8 @@ rule report:
                        category="Figures", labels={"figure": "{name}"}),
     log:
         f"{RESULTS}/logs/report.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/report/{PLAN.name}.tsv"
     params:
         results=lambda w, input: os.path.dirname(input[0]),
         out=lambda w, output: os.path.dirname(output.md),

@@ -166,6 +166,9 @@ def add_workflow_parsers(sub) -> None:
     p.add_argument("--results", required=True)
     p.add_argument("--basedir", default=".", help="the workflow's folder (ablations_dir is relative to it)")
     p.add_argument("--uri", help="the MLflow store (default: the config's)")
+    from .workflow.cost.cli import add_plan_parser
+
+    add_plan_parser(wsub, HELP_FORMAT, example)
     wf.set_defaults(func=cmd_workflow)
 
 

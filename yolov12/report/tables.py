@@ -11,6 +11,7 @@ from .paper_tables import T5, other_tasks, table1, table2, table5, table6
 from .recipe_table import table7
 from .speed_tables import table1_latency, table3, table4
 from .study_tables import jobs_table, provenance_table, study_tables
+from .cost_section import cost_table
 
 
 def build_tables(results: Results, synthetic: bool) -> list[Table]:
@@ -24,6 +25,7 @@ def build_tables(results: Results, synthetic: bool) -> list[Table]:
     tables += study_tables(ctx)
     tables.append(jobs_table(ctx))
     tables += deployment_tables(ctx)
+    tables.append(cost_table(results.results_dir))  # predicted against measured, per job kind
     return tables
 
 

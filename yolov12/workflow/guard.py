@@ -156,6 +156,11 @@ class SuiteTrainerMixin:
 
             if stop_at_epoch_end not in self.callbacks["on_fit_epoch_end"]:
                 self.add_callback("on_fit_epoch_end", stop_at_epoch_end)
+            from . import progress
+
+            if "ProgressLine" not in have and progress.enabled():  # the console line (jobs' output is their log)
+                name = os.path.basename(str(settings.get("run_dir") or "")) or "run"
+                self.add_callback("on_fit_epoch_end", progress.ProgressLine(name))
             if settings.get("run_dir") and "LOCAL_RANK" in os.environ:  # a DDP worker: the folder is in use
                 from .runlock import hold_as_worker
 
