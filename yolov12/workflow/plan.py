@@ -49,6 +49,15 @@ class Plan:
         if not runs:
             raise UserError("no run left: the studies' scales and opt-in groups select nothing", file=self.source,
                             key="scales/opt_in", allowed="a scale a study lists; opt_in names its studies use")
+        timed = c["latency"]["studies"]
+        if "all" not in timed:  # time only these studies' cells (a budget: the others keep their other measurements)
+            known = sorted({r.study for r in runs})
+            unknown = [s for s in timed if s not in known]
+            if unknown:
+                raise UserError(f"names {unknown}, not a study of this config", file=self.source,
+                                key="latency.studies", allowed=["all", *known])
+            runs = [r if r.study in timed else
+                    dataclasses.replace(r, measure=tuple(k for k in r.measure if k != "latency")) for r in runs]
         return [dataclasses.replace(r, run_dir=self.train_dir(r), model_dir=self.arch_dir(r),
                                     trained=identity.digest({**self.train_identity(r), "args": {
                                         **self.train_identity(r)["args"], "seed": None}}))
@@ -300,7 +309,8 @@ class Plan:
                                        "dataset": train["dataset"]})
         settings = {"complexity": {"imgsz": self.config["complexity"]["imgsz"]},
                     "export": {"imgsz": self.config["export"]["imgsz"]},
-                    "latency": {"latency": dict(self.config["latency"])}}[kind]
+                    # which studies are timed selects cells, it is not how a cell is timed
+                    "latency": {"latency": {k: v for k, v in self.config["latency"].items() if k != "studies"}}}[kind]
         if kind == "export" and self.exported_training(run_dir):  # the weights it carries, and how it is scored
             trained = self.exported_training(run_dir)
             settings.update(trained=self.train_identity(trained), settings=dict(self.config["evaluate"]),

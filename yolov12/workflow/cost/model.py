@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from ...latency.session import CELL_OVERHEAD_S, STARTUP_S  # torch-free: the session's own constants
 from ...registry import JOB_KINDS
 from ..plan import Plan
 from .calibration import per_image
@@ -108,7 +109,11 @@ def job_cost(plan: Plan, cal: dict[str, Any], kind: str, run_dir: str) -> tuple[
         if t is None or not same_device:
             t, exact = 0.0, False  # the floors (warmup_s, min_s) still hold
         t = t * lat["batch"] * cal.get("threads", 1) / lat["threads"] if not on_device else t * lat["batch"]
-        seconds += cells * (max(lat["warmup_iters"] * t, lat["warmup_s"]) + max(lat["min_iters"] * t, lat["min_s"]))
+        # a session: every cell in each of `processes` fresh interpreters (yolov12.latency.session); the job's fixed
+        # cost holds one interpreter's start, each further process starts its own and builds its models again
+        procs = int(lat.get("processes", 3))
+        per_cell = max(lat["warmup_iters"] * t, lat["warmup_s"]) + max(lat["min_iters"] * t, lat["min_s"])
+        seconds += procs * cells * (per_cell + CELL_OVERHEAD_S) + (procs - 1) * STARTUP_S
     elif kind == "export" and params:
         weights = 4 * params  # the ONNX file, fp32
     return seconds, exact, disk, weights
