@@ -55,13 +55,15 @@ def test_plan_arithmetic_on_a_tiny_config(tmp_path):
     ev = all_jobs[f"evaluate/{base.run_dir}"]
     assert ev.seconds == pytest.approx(3 + n_val * 0.002 * scale2)
     assert f"train/{base.run_dir}" in ev.after
-    # a latency job: one cell in each of the session's processes, the floors are 0, so warmup_iters + min_iters
-    # inferences at 64 px per process, each further process starting its own interpreter
+    # a latency job: the session of its scale, every architecture timed there (one cell each) in each of the
+    # session's processes; the floors are 0, so warmup_iters + min_iters inferences at 64 px per cell and process,
+    # each further process starting its own interpreter
     lat = next(j for j in all_jobs.values() if j.kind == "latency")
-    lc = cfg["latency"]
+    lc, n_cells = cfg["latency"], len(plan.identity("latency", lat.run_dir)["cells"])
+    assert n_cells == len({r.model_dir for r in plan.runs if "latency" in r.measure}) > 1
     per_cell = (lc["warmup_iters"] + lc["min_iters"]) * 0.001 * (lc["imgsz"] / 32) ** 2
     assert lat.exclusive and lat.seconds == pytest.approx(
-        5 + lc["processes"] * (per_cell + CELL_OVERHEAD_S) + (lc["processes"] - 1) * STARTUP_S)
+        5 + lc["processes"] * n_cells * (per_cell + CELL_OVERHEAD_S) + (lc["processes"] - 1) * STARTUP_S)
 
     p = predict(plan, CAL, cores=2, gpus=0)
     assert p["total"]["trainings"] == len(trains)

@@ -105,14 +105,17 @@ def add_epochs_variant(studies: dict) -> None:
     studies["epochs"]["variants"]["e2"] = {"train": {"epochs_scale": 2}}
 
 
+# the cost prediction made before the jobs: again when any job's identity changes (Plan.jobs_digest)
+PREDICTED = {"cost_predicted": 1}
+
 # (edit, apply(setup), extra snakemake arguments, the exact jobs that must rerun)
 EDITS = [
-    ("recipe key in the config", config_key("train.recipe.lr0", 0.02), (), RETRAIN),
-    ("per-scale key", config_key("train.per_scale", {"n": {"lr0": 0.02}}), (), RETRAIN),
-    ("per-task key", config_key("train.per_task", {"detect": {"mosaic": 0.5}}), (), RETRAIN),
+    ("recipe key in the config", config_key("train.recipe.lr0", 0.02), (), {**RETRAIN, **PREDICTED}),
+    ("per-scale key", config_key("train.per_scale", {"n": {"lr0": 0.02}}), (), {**RETRAIN, **PREDICTED}),
+    ("per-task key", config_key("train.per_task", {"detect": {"mosaic": 0.5}}), (), {**RETRAIN, **PREDICTED}),
     ("variant knob", study_key("tiny.variants.base.knobs", {"pe_kernel": 5}), (),
-     {**RETRAIN, "complexity": 1, "latency": 1}),
-    ("variant train override", study_key("tiny.variants.base.train", {"lr0": 0.05}), (), RETRAIN),
+     {**RETRAIN, **PREDICTED, "complexity": 1, "latency": 1}),
+    ("variant train override", study_key("tiny.variants.base.train", {"lr0": 0.05}), (), {**RETRAIN, **PREDICTED}),
     ("seed 1 -> 1.0", config_key("seeds", [1.0]), (), {}),
     ("variant rename", edit_study(rename), (), LABELS),
     ("variant note", study_key("tiny.variants.base.note", "a note"), (), LABELS),
@@ -122,11 +125,11 @@ EDITS = [
     ("tracking URI", None, (), {"mlflow_store": 1}),  # set in the test (a path under tmp)
     ("moving the whole folder", None, (), {"mlflow_store": 1}),
     ("synthetic data regenerated with another seed", config_key("data.synthetic.seed", 1), (),
-     {"data_synth": 1, **RETRAIN}),
-    ("latency setting", config_key("latency.min_iters", 6), (), {"latency": 1, **LABELS}),
-    ("complexity setting", config_key("complexity.imgsz", 128), (), {"complexity": 1, **LABELS}),
-    ("evaluation setting", config_key("evaluate.conf", 0.01), (), {"evaluate": 1, **LABELS}),
-    ("a variant added to the epochs study", edit_study(add_epochs_variant), (), RETRAIN),
+     {"data_synth": 1, **RETRAIN, **PREDICTED}),
+    ("latency setting", config_key("latency.min_iters", 6), (), {"latency": 1, **LABELS, **PREDICTED}),
+    ("complexity setting", config_key("complexity.imgsz", 128), (), {"complexity": 1, **LABELS, **PREDICTED}),
+    ("evaluation setting", config_key("evaluate.conf", 0.01), (), {"evaluate": 1, **LABELS, **PREDICTED}),
+    ("a variant added to the epochs study", edit_study(add_epochs_variant), (), {**RETRAIN, **PREDICTED}),
 ]
 
 

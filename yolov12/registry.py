@@ -38,9 +38,17 @@ class JobKind:
     timing: bool = False  # measures time: runs alone on its node (yolov12.workflow.node)
     # False: measures the architecture, the same for every recipe and seed (run once, in the architecture's folder)
     per_seed: bool = True
+    # True: one job per scale measures every architecture of the plan at that scale together (a timing session:
+    # cells interleaved in the same processes, so that every comparison at a scale is paired), in a session folder
+    session: bool = False
     # what one job uses unless the config's resources.<kind> says otherwise (runtime in minutes)
     resources: dict[str, int] = dataclasses.field(default_factory=lambda: {
         "gpus": 0, "cpus": 1, "mem_mb": 4000, "runtime": 60, "retries": 0})
+
+    @property
+    def folder(self) -> str:
+        """Which folder of a run holds this kind's result: the Run (and index row) field naming it."""
+        return "run_dir" if self.per_seed else "timing_dir" if self.session else "model_dir"
 
     def load_runner(self) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
         module, _, attr = self.runner.partition(":")
@@ -52,7 +60,8 @@ JOB_KINDS: dict[str, JobKind] = {k.name: k for k in (
             resources={"gpus": 0, "cpus": 1, "mem_mb": 6000, "runtime": 240, "retries": 2}),
     JobKind("evaluate", "eval.json", "yolov12.workflow.jobs:run_evaluate", after=("train",)),
     JobKind("complexity", "complexity.json", "yolov12.workflow.jobs:run_complexity", per_seed=False),
-    JobKind("latency", "latency.json", "yolov12.workflow.latency_job:run_latency", timing=True, per_seed=False),
+    JobKind("latency", "latency.json", "yolov12.workflow.latency_job:run_latency", timing=True, per_seed=False,
+            session=True),
     JobKind("export", "export.json", "yolov12.workflow.jobs:run_export", per_seed=False),
 )}
 

@@ -226,7 +226,7 @@ def evaluate(checkpoint: str | Path, data: str | Path, task: str | None = None, 
 
     runner = model
     if artifact is not None:
-        from .artifact import load_artifact
+        from .artifact_file import load_artifact
 
         if rect:  # a static-shape export takes square letterboxed batches only
             raise UserError("an exported artifact is evaluated with rect=False", key="rect", allowed=[False])

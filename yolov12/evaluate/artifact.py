@@ -20,48 +20,17 @@ for obb (no COCO-toolkit metric) Ultralytics' rotated mAP50-95 and its point dif
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 from pathlib import Path
 from typing import Any
 
 from ..errors import UserError
+# the file side (formats, checksum, loading) lives apart so that evaluate() loads an artifact without an import cycle
+from .artifact_file import FORMATS, check_artifact, file_sha256  # noqa: F401  (this module's API too)
 
 DEFAULT_TOLERANCE = 0.005
 FLAG = "fast but not the same model"
-# Ultralytics export format -> the file (or folder) suffix AutoBackend recognises
-FORMATS = {"onnx": ".onnx", "torchscript": ".torchscript", "engine": ".engine"}
-
-
-def file_sha256(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def check_artifact(path: str | Path) -> Path:
-    """Refuse what is not an exported model file before anything runs."""
-    path = Path(path)
-    if path.suffix not in FORMATS.values():
-        raise UserError(f"{path.suffix or 'no suffix'} is not an exported model this suite evaluates", file=path,
-                        key="artifact", allowed=list(FORMATS.values()))
-    if not path.is_file():
-        raise UserError("the exported model does not exist", file=path, key="artifact",
-                        allowed="a file written by an export")
-    return path
-
-
-def load_artifact(path: str | Path, task: str):
-    """An Ultralytics model that runs the exported file (its AutoBackend picks the runtime from the suffix)."""
-    path = check_artifact(path)
-    from ultralytics import YOLO
-
-    return YOLO(str(path), task=task)
-
-
 def export_artifact(checkpoint: str | Path, out_dir: str | Path, fmt: str = "onnx", imgsz: int = 640,
                     precision: str = "fp32", device: str = "cpu") -> Path:
     """Export ``checkpoint`` with Ultralytics' exporter (static shape, batch 1, NMS outside the file as in the

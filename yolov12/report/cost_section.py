@@ -7,9 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..workflow.cost.calibration import KINDS
-from ..workflow.cost.measured import by_kind
-from ..workflow.cost.summary import duration
+from .benchmarks import KINDS, by_kind, duration
 from .model import SECTIONS, Cell, Table, dash
 
 PREDICTED = "cost_predicted.json"

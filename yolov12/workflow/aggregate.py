@@ -111,12 +111,12 @@ def aggregate(plan: Plan) -> dict[str, Path]:
     seen_samples, measured = set(), set()
     baselines = {s["study"]: s["baselines"] for s in index["studies"]}
     for row in index["rows"]:
-        run_dir = results / "runs" / row["run_dir"]
         base = {"config": plan.name, **{k: row[k] for k in IDENTITY}, "model_dir": row["model_dir"],
                 "trained_model": row["trained_model"],
                 "baseline": baselines.get(row["study"], {}).get(row["scale"]) == row["variant"]}
-        model_dir = results / "runs" / row["model_dir"]  # the architecture's measurements: one folder per architecture
-        files = {k: (run_dir if j.per_seed else model_dir) / j.result for k, j in JOB_KINDS.items()}
+        # a training's folder, its architecture's (complexity, export) and its scale's timing session
+        # (a run that is not timed has no session: its latency file is one that never exists)
+        files = {k: results / "runs" / (row[j.folder] or "not-measured") / j.result for k, j in JOB_KINDS.items()}
         train, ev = load(files["train"]), load(files["evaluate"])
         if train is not None:  # a diverged or not yet evaluated run still says how its training ended
             source = files["evaluate"] if ev is not None else files["train"]
@@ -133,7 +133,9 @@ def aggregate(plan: Plan) -> dict[str, Path]:
                                          **{k: cx.get(k) for k in ("imgsz", "params", "params_fused", "gflops",
                                                                    "gflops_true")}})
         lat = load(files["latency"]) if first_seed else None
-        if lat is not None:
+        if lat is not None:  # this architecture's cells of its scale's session
+            lat = {**lat, "cells": [c for c in lat.get("cells", [])
+                                    if (c.get("tags") or {}).get("model_dir") == row["model_dir"]]}
             cells, cell_samples = latency_rows({**base, "run_dir": row["model_dir"],
                                                 "results_file": str(files["latency"])}, lat)
             tables["latency"] += cells

@@ -35,7 +35,7 @@ def load_spec(text: str) -> dict[str, Any]:
 def with_context(kind: str, ident: dict[str, Any], out: Path, store: str | None, gpus: int, data: str | None,
                  train: str | None) -> dict[str, Any]:
     """The identity plus where the job runs: none of this is part of what the job's result is a function of."""
-    from .plan import data_path, device_string
+    from .placement import data_path, device_string
 
     spec = json.loads(json.dumps(ident))
     uri = Path(store).read_text().strip() if store else tracking.tracking_uri(out.parents[2])
@@ -62,6 +62,8 @@ def folder_identity(kind: str, ident: dict[str, Any]) -> dict[str, Any]:
         return ident
     if kind == "evaluate":
         return ident["trained"]
+    if JOB_KINDS[kind].session:  # a timing session's folder is named by the session's whole identity
+        return ident
     return {"model": ident["model"]}
 
 

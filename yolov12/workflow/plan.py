@@ -20,6 +20,7 @@ from typing import Any
 from ..errors import UserError
 from ..registry import JOB_KINDS, PAPER_NC
 from . import checks, identity, schemas, studies, tracking
+from .placement import data_path, device_string  # noqa: F401  (data_path: the plan's inverse, used by the jobs)
 
 # what the aggregation writes into results/<config>/ (docs/results-schema.md)
 AGGREGATED = ("accuracy.csv", "deltas.csv", "complexity.csv", "latency.csv", "latency_runs.csv",
@@ -58,10 +59,29 @@ class Plan:
                                 key="latency.studies", allowed=["all", *known])
             runs = [r if r.study in timed else
                     dataclasses.replace(r, measure=tuple(k for k in r.measure if k != "latency")) for r in runs]
-        return [dataclasses.replace(r, run_dir=self.train_dir(r), model_dir=self.arch_dir(r),
+        runs = [dataclasses.replace(r, run_dir=self.train_dir(r), model_dir=self.arch_dir(r),
                                     trained=identity.digest({**self.train_identity(r), "args": {
                                         **self.train_identity(r)["args"], "seed": None}}))
                 for r in runs]
+        sessions = {scale: identity.directory(f"timing-{scale}", ident)
+                    for scale, ident in self._session_identities(runs).items()}
+        return [dataclasses.replace(r, timing_dir=sessions[r.scale]) if "latency" in r.measure else r for r in runs]
+
+    def _session_identities(self, runs: list[studies.Run]) -> dict[str, dict[str, Any]]:
+        """Per scale, the timing session's identity: every distinct architecture timed at that scale (each once,
+        whichever studies share it) and the timing settings. Which studies are timed selects the cells; it is not
+        how a cell is timed, so it is no part of the identity."""
+        cells: dict[str, dict[str, dict]] = {}
+        for r in runs:
+            if "latency" in r.measure:
+                cells.setdefault(r.scale, {})[r.model_dir] = {"model": self.arch_identity(r)["model"],
+                                                              "model_dir": r.model_dir}
+        settings = {k: v for k, v in self.config["latency"].items() if k != "studies"}
+        out = {scale: identity.canonical({"job": "latency", "cells": [by_dir[d] for d in sorted(by_dir)],
+                                          "latency": settings})
+               for scale, by_dir in cells.items()}
+        self._sessions = {identity.directory(f"timing-{scale}", ident): ident for scale, ident in out.items()}
+        return out
 
     def check(self) -> None:
         """What can be known before the first job: train overrides, model shapes at every size they run at."""
@@ -77,10 +97,8 @@ class Plan:
         an architecture's folder (complexity, latency, export: one per architecture, whatever the recipe or seed)."""
         groups: dict[str, list[studies.Run]] = {}
         for run in self.runs:
-            if any(JOB_KINDS[k].per_seed for k in run.measure):
-                groups.setdefault(run.run_dir, []).append(run)
-            if any(not JOB_KINDS[k].per_seed for k in run.measure):
-                groups.setdefault(run.model_dir, []).append(run)
+            for folder in dict.fromkeys(getattr(run, JOB_KINDS[k].folder) for k in run.measure):
+                groups.setdefault(folder, []).append(run)
         return groups
 
     @cached_property
@@ -89,7 +107,7 @@ class Plan:
         for run in self.runs:
             for kind in run.measure:
                 job = JOB_KINDS[kind]
-                target = run.run_dir if job.per_seed else run.model_dir
+                target = getattr(run, job.folder)
                 wanted[target].add(kind)
                 wanted[target].update(JOB_KINDS[kind].after)
         return {d: tuple(k for k in JOB_KINDS if k in ks) for d, ks in wanted.items()}
@@ -307,16 +325,21 @@ class Plan:
             return identity.canonical({"job": "evaluate", "model": train["model"], "trained": train,
                                        "settings": dict(self.config["evaluate"]), "imgsz": self.eval_imgsz(run),
                                        "dataset": train["dataset"]})
+        if kind == "latency":  # a timing session: every architecture of its scale (Plan._session_identities)
+            return self._sessions[run_dir]
         settings = {"complexity": {"imgsz": self.config["complexity"]["imgsz"]},
                     "export": {"imgsz": self.config["export"]["imgsz"]},
-                    # which studies are timed selects cells, it is not how a cell is timed
-                    "latency": {"latency": {k: v for k, v in self.config["latency"].items() if k != "studies"}}}[kind]
+                    }[kind]
         if kind == "export" and self.exported_training(run_dir):  # the weights it carries, and how it is scored
             trained = self.exported_training(run_dir)
             settings.update(trained=self.train_identity(trained), settings=dict(self.config["evaluate"]),
                             bootstrap=dict(self.config["bootstrap"]),
                             ap_tolerance=self.config["export"]["ap_tolerance"])
         return identity.canonical({"job": kind, **self.arch_identity(run), **settings})
+
+    def jobs_digest(self) -> str:
+        """The digest of every job's identity: what a whole-workflow product (the cost prediction) reruns on."""
+        return identity.digest({k: {d: self.identity(k, d) for d in self.run_dirs(k)} for k in JOB_KINDS})
 
     def spec(self, kind: str, run_dir: str) -> dict[str, Any]:
         """The identity with where the job runs added as the job adds it (this config's resources, its store):
@@ -351,20 +374,6 @@ class Plan:
         rows = [r.row() for r in self.runs]
         return {"rows": rows, "studies": studies.studies_index(self.config["studies"], self.ablations_dir,
                                                               self.runs)}
-
-
-def device_string(gpus: int) -> str:
-    return "cpu" if int(gpus) == 0 else ",".join(str(i) for i in range(int(gpus)))
-
-
-def data_path(manifest: str, task: str) -> str:
-    """What Ultralytics trains / validates on, from the manifest a data rule made (the inverse of Plan.dataset)."""
-    root, name = os.path.dirname(manifest), os.path.basename(manifest)
-    if name == "coco.json":
-        return f"{root}/coco-{task}.yaml"
-    if name in ("imagenet.json", "dota.yaml") or task == "classify":
-        return manifest if name == "dota.yaml" else root
-    return f"{root}/data.yaml"
 
 
 def from_snakemake(config: dict[str, Any], configfiles, basedir: str | Path) -> Plan:

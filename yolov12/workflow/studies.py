@@ -80,6 +80,7 @@ class Run:
     # run's training (and evaluation), and the directory of its architecture's measurements
     run_dir: str = ""
     model_dir: str = ""
+    timing_dir: str = ""  # the timing session of its scale (every architecture timed at that scale, interleaved)
     trained: str = ""  # the training's digest without its seed: one trained model over its seeds
 
     @property
@@ -99,7 +100,8 @@ class Run:
         return {"study": self.study, "study_table": self.table, "variant": self.variant, "run_dir": self.run_dir,
                 "family": family, "scale": scale, "task": self.task, "hierarchy": self.hierarchy,
                 "seed": self.seed, "knobs_delta": self.delta, "train_delta": self.train,
-                "default_model": self.is_default, "model_dir": self.model_dir, "trained_model": self.trained,
+                "default_model": self.is_default, "model_dir": self.model_dir, "timing_dir": self.timing_dir,
+                "trained_model": self.trained,
                 "peer": self.peer}
 
 

@@ -104,7 +104,7 @@ def summary_runs(plan, index: dict[str, Any], tables: dict[str, list[dict[str, A
                     tags[f"hardware.{cell['device']}"] = cell["device_name"]
             tags[f"cell.{k}"] = f"{cell.get('status')}" + (f": {cell['reason']}" if cell.get("reason") else "") + (
                 f" (contended: {cell['contention']})" if str(cell.get("contended")).lower() == "true" else "")
-        results = {kind: Path(plan.results) / "runs" / row["run_dir" if job.per_seed else "model_dir"] / job.result
+        results = {kind: Path(plan.results) / "runs" / row[job.folder] / job.result
                    for kind, job in JOB_KINDS.items()}
         for kind, result in results.items():
             if result.is_file():

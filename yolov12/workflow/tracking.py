@@ -173,7 +173,7 @@ class JobRun:
     def set_tags(self, tags: dict[str, Any]) -> None:
         from mlflow.entities import RunTag
 
-        items = [RunTag(k, str(v)[:5000]) for k, v in tags.items()]
+        items = [RunTag(metric_name(k), str(v)[:5000]) for k, v in tags.items()]  # a model name may hold [=]
         if items:
             retry(self.c.log_batch, self.run_id, tags=items)
 
@@ -235,10 +235,12 @@ def common_tags(kind: str, spec: dict[str, Any]) -> dict[str, str]:
 
     from .identity import digest
 
-    m = spec["model"]
+    # a timing session holds several models: the tags say what they share (its scale), "several" where they differ
+    models = [c["model"] for c in spec["cells"]] if spec.get("cells") else [spec["model"]]
+    model = {k: (vals.pop() if len(vals := {str(m.get(k)) for m in models}) == 1 else "several")
+             for k in ("scale", "task", "family", "hierarchy")}
     commit = os.environ.get("YOLOV12_GIT_COMMIT") or git_commit() or "unknown"
     ident = {IDENTITY_TAG: digest(spec["identity"])} if spec.get("identity") else {}
-    return {**ident, "kind": kind, "run_dir": Path(spec["run_dir"]).name, "config": spec["config"], "scale": m["scale"],
-            "task": m["task"], "family": m["family"], "hierarchy": m["hierarchy"],
+    return {**ident, "kind": kind, "run_dir": Path(spec["run_dir"]).name, "config": spec["config"], **model,
             "mlflow.source.git.commit": commit, "mlflow.source.name": "yolov12-suite", "mlflow.source.type": "JOB",
             **hardware_tags(spec)}

@@ -15,11 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from ...errors import UserError
-from ...registry import JOB_KINDS, SCALES
+from ...registry import SCALES
+from ...report.benchmarks import KINDS  # the kinds a run's benchmark files hold
 
-# job kinds outside the registry's: the workflow's own bookkeeping rules
-EXTRA_KINDS = ("data", "mlflow_store", "aggregate", "report")
-KINDS = (*JOB_KINDS, *EXTRA_KINDS)
 PER_SCALE = ("train_s_per_image", "eval_s_per_image", "infer_s_per_image")
 KEYS = {"name": str, "source": str, "device": str, "ref_imgsz": int, "gpus": int, "threads": int,
         **{k: dict for k in PER_SCALE}, "overhead_s": dict, "peak_rss_mb": dict,

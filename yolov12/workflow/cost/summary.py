@@ -7,6 +7,7 @@ import textwrap
 from typing import Any
 
 from ...registry import JOB_KINDS
+from ...report.benchmarks import duration
 from ..plan import Plan
 from .model import Job, jobs
 from .schedule import wall_seconds
@@ -18,7 +19,7 @@ def _study_jobs(plan: Plan) -> dict[str, set[str]]:
     for run in plan.runs:
         ids = out.setdefault(run.study, set())
         for kind in JOB_KINDS:
-            folder = run.run_dir if JOB_KINDS[kind].per_seed else run.model_dir
+            folder = getattr(run, JOB_KINDS[kind].folder)
             if folder in plan.groups and kind in plan.kinds(folder):
                 ids.add(f"{kind}/{folder}")
     return out
@@ -55,14 +56,6 @@ def predict(plan: Plan, cal: dict[str, Any], cores: int, gpus: int) -> dict[str,
 def _hours(h: float, exact: bool) -> str:
     text = f"{h:.2f}" if h < 10 else f"{h:,.0f}"
     return text if exact else f">={text}"
-
-
-def duration(seconds: float) -> str:
-    if seconds < 120:
-        return f"{seconds:.0f} s"
-    if seconds < 7200:
-        return f"{seconds / 60:.1f} min"
-    return f"{seconds / 3600:.1f} h" if seconds < 172800 else f"{seconds / 86400:.1f} days"
 
 
 def size(n: float) -> str:
