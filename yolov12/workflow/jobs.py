@@ -247,7 +247,7 @@ def run_export(spec: dict[str, Any], out: Path) -> dict[str, Any]:
         m = spec["model"]
         if spec.get("train_result"):
             train = json.loads(Path(spec["train_result"]).read_text())
-            if train.get("status") != "ok" or not train.get("best"):
+            if not train.get("converged") or not train.get("best"):
                 return finish(job, {"status": "not_converged"}, params, {})
             checkpoint = Path(train["best"])
         else:
