@@ -86,7 +86,8 @@ def test_a_real_cell_is_annotated_with_consistent_roofline_numbers(private_cache
     (results / "runs" / "m" / "latency.json").write_text(json.dumps({**result, "mlflow_run_id": "abc"}))
     paths = render_report(results, private_cache.parent / "report", "t", pdf=False)
     md = (private_cache.parent / "report" / "report.md").read_text()
-    row = next(line for line in md.splitlines() if line.startswith("| m | cpu"))
+    name = f"{cell['model']} (m)" if isinstance(cell.get("model"), str) else "m"  # a session's cell names its model
+    row = next(line for line in md.splitlines() if line.startswith(f"| {name} | cpu"))
     assert f"| {100 * r['fraction_of_peak']:.1f} % |" in row and f"| {cell['median_ms']:.2f} |" in row
     figure = [f for f in paths["figures"] if "deployment_roofline_" + device_key("cpu", 1) in f]
     assert len(figure) == 1

@@ -122,7 +122,8 @@ def model_sizes(plan: Plan, run: Run) -> dict[str, list[tuple[int, int]]]:
     from ..models import model_yaml, shapes
 
     c = plan.config
-    kinds = plan.kinds(run.run_dir) + plan.kinds(run.model_dir)  # its training's folder and its architecture's
+    # its training's folder, its architecture's and its scale's timing session
+    kinds = tuple(k for f in dict.fromkeys((run.run_dir, run.model_dir, run.timing_dir)) if f for k in plan.kinds(f))
     sizes: dict[str, list[tuple[int, int]]] = {}
     if "train" in kinds:
         imgsz = plan.eval_imgsz(run)
