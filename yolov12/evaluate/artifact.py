@@ -129,14 +129,3 @@ def artifact_metrics(evaluation: dict[str, Any]) -> dict[str, float]:
            if evaluation[k] is not None}
     out[f"artifact/{key}/same_model"] = float(evaluation["same_model"])
     return out
-
-
-def export_job_accuracy(spec: dict[str, Any], checkpoint: str | Path, artifact: str | Path) -> dict[str, Any]:
-    """The workflow export job's evaluation of its ONNX file on ONNX Runtime (CPU), with the config's evaluate
-    settings at the export's image size, the config's bootstrap and ``export.ap_tolerance``."""
-    s, boot = spec["settings"], spec.get("bootstrap") or {}
-    return evaluate_artifact(checkpoint, artifact, spec["data"], Path(spec["run_dir"]) / "export_accuracy",
-                             imgsz=spec["imgsz"], precision="fp32", device="cpu", conf=s["conf"], iou=s["iou"],
-                             max_det=s["max_det"], batch=s["batch"], backend=s["backend"],
-                             n_boot=boot.get("n_boot", 1000), level=boot.get("level", 0.95),
-                             tolerance=spec.get("ap_tolerance", DEFAULT_TOLERANCE))

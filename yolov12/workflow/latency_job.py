@@ -45,8 +45,13 @@ def _model(m: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
     return model, None if backend == "auto" else backend
 
 
-def session_of(spec: dict[str, Any]):
-    """(cells, settings) of a latency job spec, in either shape (module docstring)."""
+def session_of(spec: dict[str, Any], exports: dict[str, dict | None] | None = None):
+    """(cells, settings) of a latency job spec, in either shape (module docstring).
+
+    A ``cells`` entry may name its ``runtimes`` (latency.runtime_studies kept others to other studies) and carry
+    ``export`` (the identity digest of its architecture's export): its file-based cells then time the files of
+    that export (``exports[model_dir]``, its export.json), gated against the weights the export carries."""
+    from ..evaluate.artifact_link import file_for_cell
     from ..latency.session import SessionSettings, session_cell
 
     lat = spec["latency"]
@@ -59,10 +64,15 @@ def session_of(spec: dict[str, Any]):
         model, backend = _model(m)
         for device in lat["devices"]:
             for precision in lat["precisions"]:
-                for runtime in lat["runtimes"]:
-                    cells.append(session_cell(model, device=device, precision=precision, runtime=runtime,
+                for runtime in entry.get("runtimes", lat["runtimes"]):
+                    artifact = file_for_cell((exports or {}).get(entry.get("model_dir")), device, precision,
+                                             runtime) if entry.get("export") else None
+                    timed = {"checkpoint": artifact["weights"]} if artifact and artifact.get("file") else model
+                    if artifact:
+                        artifact.pop("weights", None)
+                    cells.append(session_cell(timed, device=device, precision=precision, runtime=runtime,
                                               batch=lat["batch"], imgsz=lat["imgsz"], backend=backend,
-                                              threads=lat["threads"], tags=tags))
+                                              threads=lat["threads"], tags=tags, artifact=artifact))
     settings = SessionSettings(processes=int(lat.get("processes", 3)), warmup_iters=lat["warmup_iters"],
                                warmup_s=lat["warmup_s"], min_iters=lat["min_iters"], min_s=lat["min_s"])
     return cells, settings
@@ -79,8 +89,13 @@ def run_latency(spec: dict[str, Any], out: Path) -> dict[str, Any]:
 
         from ..latency.session import run_session
 
-        cells, settings = session_of(spec)
+        from ..evaluate.artifact_link import link_cells, load_exports
+
+        runs_dir = Path(spec["run_dir"]).parent
+        exports = load_exports(runs_dir, [e["model_dir"] for e in spec.get("cells") or [] if e.get("export")])
+        cells, settings = session_of(spec, exports)
         result = run_session(cells, settings)
+        link_cells(result["cells"], exports)  # each file cell: the accuracy of the very file it timed, or a gap
         if len(result["models"]) == 1:
             result["model"] = next(iter(result["models"].values()))
         from ..latency.roofline import annotate_cells, roofline_metrics

@@ -19,7 +19,7 @@ from typing import Any
 
 from ..errors import UserError
 from ..registry import JOB_KINDS, PAPER_NC
-from . import checks, identity, schemas, studies, tracking
+from . import artifacts, checks, identity, schemas, studies, tracking
 from .placement import data_path, device_string  # noqa: F401  (data_path: the plan's inverse, used by the jobs)
 
 # what the aggregation writes into results/<config>/ (docs/results-schema.md)
@@ -71,12 +71,19 @@ class Plan:
         """Per scale, the timing session's identity: every distinct architecture timed at that scale (each once,
         whichever studies share it) and the timing settings. Which studies are timed selects the cells; it is not
         how a cell is timed, so it is no part of the identity."""
+        lat = self.config["latency"]
+        timed = artifacts.timed_runtimes(lat, runs, self.source)
+        self._timed_files = {d: artifacts.files_of(lat, rts) for d, rts in timed.items()}
         cells: dict[str, dict[str, dict]] = {}
         for r in runs:
             if "latency" in r.measure:
-                cells.setdefault(r.scale, {})[r.model_dir] = {"model": self.arch_identity(r)["model"],
-                                                              "model_dir": r.model_dir}
-        settings = {k: v for k, v in self.config["latency"].items() if k != "studies"}
+                cell = {"model": self.arch_identity(r)["model"], "model_dir": r.model_dir}
+                if timed[r.model_dir] != tuple(lat["runtimes"]):  # latency.runtime_studies left some out
+                    cell["runtimes"] = list(timed[r.model_dir])
+                if self._timed_files[r.model_dir]:  # the files it times: their export (a retraining re-times)
+                    cell["export"] = identity.digest(self._export_identity(r.model_dir, runs))
+                cells.setdefault(r.scale, {})[r.model_dir] = cell
+        settings = {k: v for k, v in lat.items() if k not in ("studies", "runtime_studies")}
         out = {scale: identity.canonical({"job": "latency", "cells": [by_dir[d] for d in sorted(by_dir)],
                                           "latency": settings})
                for scale, by_dir in cells.items()}
@@ -97,7 +104,7 @@ class Plan:
         an architecture's folder (complexity, latency, export: one per architecture, whatever the recipe or seed)."""
         groups: dict[str, list[studies.Run]] = {}
         for run in self.runs:
-            for folder in dict.fromkeys(getattr(run, JOB_KINDS[k].folder) for k in run.measure):
+            for folder in dict.fromkeys(getattr(run, JOB_KINDS[k].folder) for k in self.measured(run)):
                 groups.setdefault(folder, []).append(run)
         return groups
 
@@ -105,12 +112,24 @@ class Plan:
     def _kinds(self) -> dict[str, tuple[str, ...]]:
         wanted: dict[str, set[str]] = {d: set() for d in self.groups}
         for run in self.runs:
-            for kind in run.measure:
+            for kind in self.measured(run):
                 job = JOB_KINDS[kind]
                 target = getattr(run, job.folder)
                 wanted[target].add(kind)
                 wanted[target].update(JOB_KINDS[kind].after)
         return {d: tuple(k for k in JOB_KINDS if k in ks) for d, ks in wanted.items()}
+
+    def measured(self, run: studies.Run) -> tuple[str, ...]:
+        """The kinds a run measures: its study's, plus the export of the files its latency cells time (derived from
+        the latency matrix: nobody lists those exports)."""
+        derived = "latency" in run.measure and self.timed_files.get(run.model_dir) and "export" not in run.measure
+        return run.measure + (("export",) if derived else ())
+
+    @property
+    def timed_files(self) -> dict[str, list[dict[str, str]]]:
+        """Per architecture folder, the exported files its timing cells time (yolov12.workflow.artifacts)."""
+        self.runs  # noqa: B018  (computed with the timing sessions)
+        return getattr(self, "_timed_files", {})
 
     @property
     def name(self) -> str:
@@ -146,14 +165,32 @@ class Plan:
             run = self.exported_training(run_dir)
             inputs["data"] = self.dataset(run.task)["manifest"]
             inputs["train"] = self.result_path("train", run.run_dir)
+        if kind == "latency":  # the exports whose files the session times (their export.json names them)
+            for i, cell in enumerate(self.identity(kind, run_dir)["cells"]):
+                if cell.get("export"):
+                    inputs[f"export{i}"] = self.result_path("export", cell["model_dir"])
         return inputs
 
-    def exported_training(self, run_dir: str) -> studies.Run | None:
+    def exported_training(self, run_dir: str, runs: list[studies.Run] | None = None) -> studies.Run | None:
         """The training whose weights an architecture's export carries, so that the exported file's accuracy
         means something (yolov12.evaluate.artifact): of the trainings of that architecture, the lowest seed, then
         the first folder by name; None when the plan trains none (the export then carries seeded weights)."""
-        trained = [r for r in self.groups[run_dir] if "train" in r.measure]
+        trained = [r for r in (self.runs if runs is None else runs) if r.model_dir == run_dir and "train" in r.measure]
         return min(trained, key=lambda r: (r.seed, r.run_dir)) if trained else None
+
+    def _export_identity(self, run_dir: str, runs: list[studies.Run]) -> dict[str, Any]:
+        """An architecture's export: the files the latency matrix times (at the timing size, each scored beside
+        eager at that size), else one ONNX file at ``export.imgsz``; the weights it carries and how it is scored."""
+        run = next(r for r in runs if r.model_dir == run_dir)
+        files = self._timed_files.get(run_dir)
+        settings: dict[str, Any] = ({"imgsz": self.config["latency"]["imgsz"], "artifacts": files} if files
+                                    else {"imgsz": self.config["export"]["imgsz"]})
+        trained = self.exported_training(run_dir, runs)
+        if trained:  # the weights it carries, and how it is scored
+            settings.update(trained=self.train_identity(trained), settings=dict(self.config["evaluate"]),
+                            bootstrap=dict(self.config["bootstrap"]),
+                            ap_tolerance=self.config["export"]["ap_tolerance"])
+        return identity.canonical({"job": "export", **self.arch_identity(run), **settings})
 
     def damaged_weights(self, kind: str, run_dir: str) -> dict[str, str]:
         """A training's damage markers as its inputs. When its weights are not what its result recorded (gone,
@@ -228,6 +265,8 @@ class Plan:
         res = {**JOB_KINDS[kind].resources, **(self.config["resources"].get(kind) or {})}
         if kind == "latency" and not any(d.startswith("cuda") for d in self.config["latency"]["devices"]):
             res["gpus"] = 0  # a CPU-only matrix holds no GPU
+        if kind == "export" and any(f["device"] == "cuda" for fs in self.timed_files.values() for f in fs):
+            res["gpus"] = max(res["gpus"], 1)  # a CUDA file (TensorRT engine, fp16 ONNX) is made on a GPU
         return res
 
     def snakemake_resources(self, kind: str) -> dict[str, Any]:
@@ -327,14 +366,9 @@ class Plan:
                                        "dataset": train["dataset"]})
         if kind == "latency":  # a timing session: every architecture of its scale (Plan._session_identities)
             return self._sessions[run_dir]
-        settings = {"complexity": {"imgsz": self.config["complexity"]["imgsz"]},
-                    "export": {"imgsz": self.config["export"]["imgsz"]},
-                    }[kind]
-        if kind == "export" and self.exported_training(run_dir):  # the weights it carries, and how it is scored
-            trained = self.exported_training(run_dir)
-            settings.update(trained=self.train_identity(trained), settings=dict(self.config["evaluate"]),
-                            bootstrap=dict(self.config["bootstrap"]),
-                            ap_tolerance=self.config["export"]["ap_tolerance"])
+        if kind == "export":
+            return self._export_identity(run_dir, self.runs)
+        settings = {"complexity": {"imgsz": self.config["complexity"]["imgsz"]}}[kind]
         return identity.canonical({"job": kind, **self.arch_identity(run), **settings})
 
     def jobs_digest(self) -> str:
