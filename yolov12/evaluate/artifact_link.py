@@ -129,7 +129,8 @@ def link_cells(cells: list[dict[str, Any]], exports: dict[str, dict[str, Any] | 
         cell.update(artifact_key=(asked or {}).get("key"), artifact_sha256=(asked or {}).get("sha256"),
                     timed_sha256=cell_sha256(cell))
         if scored:
-            cell.update(artifact_verdict=SAME if scored["same_model"] else FLAG, artifact_flag=cell.get("artifact_flag"),
+            cell.update(artifact_verdict=SAME if scored["same_model"] else FLAG,
+                        artifact_flag=cell.get("artifact_flag"),
                         artifact_ap_eager=scored["ap_eager"], artifact_ap=scored["ap_artifact"],
                         artifact_delta=scored["delta"], artifact_delta_lo=scored["lo"],
                         artifact_delta_hi=scored["hi"], artifact_tolerance=scored["tolerance"])

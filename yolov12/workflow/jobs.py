@@ -276,7 +276,7 @@ def run_export(spec: dict[str, Any], out: Path) -> dict[str, Any]:
                 knobs = {k: v for k, v in m["knobs"].items() if k != "backend"}  # a kernel setting, not weights
                 yolo = models.build(**{k: m[k] for k in MODEL_KEYS}, nc=m["nc"], **knobs)
             yolo.save(str(weights))
-        from ..evaluate.artifact import export_files
+        from ..evaluate.artifact_link import export_files
 
         result = export_files(spec, weights, folder)
         result["weights"] = "trained" if spec.get("train_result") else "seeded"

@@ -1,0 +1,158 @@
+"""A timing cell is linked to the evaluated artifact it timed (docs/deployment.md).
+
+The real workflow on a small one-class synthetic set: a config that times ONNX Runtime gets an export job it never
+listed; that job exports the trained model at the timing size and scores the file beside eager; the timing session
+times THAT file (the SHA-256 it recorded equals the export's) and latency.csv says "same model". Then the export's
+file is replaced by one that divides its input by 255 a second time, scored for real, and the latency job run again:
+the cell of that file is marked "fast but not the same model" in latency.csv and in the report's table."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+import yaml
+
+from test_artifact import divide_input_again
+from workflow_helpers import snakemake
+
+from yolov12.evaluate.artifact import FLAG, evaluate_artifact, file_sha256
+
+IMGSZ = 96
+STUDY = {"study": "link", "table": "Table 2", "title": "timed artifact", "scales": ["n"],
+         "measure": ["train", "evaluate", "latency"], "variants": {"base": {}}}
+
+
+def link_config(tmp, **latency) -> dict:
+    return {
+        "name": "link", "synthetic": True, "studies": ["link"], "scales": ["n"], "seeds": [0],
+        "ablations_dir": str(tmp / "ablations"),
+        "data": {"kind": "synthetic", "synthetic": {"n_train": 64, "n_val": 24, "imgsz": IMGSZ, "nc": 1,
+                                                    "max_objects": 3}},
+        "train": {"epochs": 15, "imgsz": IMGSZ, "batch": 8, "workers": 0,
+                  "recipe": {"nbs": 8, "plots": False, "warmup_epochs": 1, "val": False}},
+        "latency": {"imgsz": IMGSZ, "threads": 1, "warmup_iters": 1, "warmup_s": 0.0, "min_iters": 3, "min_s": 0.0,
+                    "processes": 1, "runtimes": ["eager", "onnxruntime"], **latency},
+        "evaluate": {"batch": 8}, "bootstrap": {"n_boot": 200},
+    }
+
+
+def write(tmp, study=STUDY, **latency):
+    (tmp / "ablations").mkdir(exist_ok=True)
+    (tmp / "ablations" / "link.yaml").write_text(yaml.safe_dump(study, sort_keys=False))
+    cfg = tmp / "link.yaml"
+    cfg.write_text(yaml.safe_dump(link_config(tmp, **latency), sort_keys=False))
+    return cfg
+
+
+def test_exports_follow_the_latency_matrix_and_the_session_follows_the_export(tmp_path):
+    """Plan only (no job): the export is derived from the matrix, once per architecture, at the timing size; the
+    session's identity holds its export's, so a retrained model re-times its file; runtime_studies is a budget."""
+    from yolov12.errors import UserError
+    from yolov12.workflow.plan import make_plan
+
+    write(tmp_path)
+    config = link_config(tmp_path)
+    plan = make_plan(config, "link.yaml")
+    (arch,) = plan.run_dirs("export")  # never listed by the study: derived from the onnxruntime cells
+    export = plan.identity("export", arch)
+    assert export["imgsz"] == IMGSZ and export["artifacts"] == [{"device": "cpu", "format": "onnx",
+                                                                 "precision": "fp32"}]
+    (session,) = plan.run_dirs("latency")
+    (cell,) = plan.identity("latency", session)["cells"]
+    from yolov12.workflow import identity
+
+    assert cell["export"] == identity.digest(export)
+    assert plan.job_inputs("latency", session, "S")["export0"] == plan.result_path("export", arch)
+
+    retrained = make_plan({**config, "train": {**config["train"], "epochs": 14}}, "link.yaml")
+    assert retrained.identity("latency", retrained.run_dirs("latency")[0])["cells"][0]["export"] != cell["export"]
+
+    eager_only = make_plan({**config, "latency": {**config["latency"], "runtimes": ["eager"]}}, "link.yaml")
+    assert eager_only.run_dirs("export") == [] and "export" not in eager_only.identity(
+        "latency", eager_only.run_dirs("latency")[0])["cells"][0]
+    kept = make_plan({**config, "latency": {**config["latency"], "runtime_studies": {"onnxruntime": ["link"]}}},
+                     "link.yaml")
+    assert kept.run_dirs("export") == [arch]
+    with pytest.raises(UserError, match="latency.runtime_studies.onnxruntime"):
+        make_plan({**config, "latency": {**config["latency"], "runtime_studies": {"onnxruntime": ["nope"]}}},
+                  "link.yaml")
+    with pytest.raises(UserError, match="latency.runtime_studies.tensorrt"):
+        make_plan({**config, "latency": {**config["latency"], "runtime_studies": {"tensorrt": ["link"]}}},
+                  "link.yaml")
+
+
+@pytest.mark.slow
+def test_the_timed_file_is_the_scored_file_and_a_broken_one_is_marked(tmp_path):
+    cfg = write(tmp_path)
+    snakemake(tmp_path, "--configfile", str(cfg), "--cores", "2")
+    results = tmp_path / "results" / "link"
+    (export_path,) = results.glob("runs/*-arch-*/export.json")
+    export = json.loads(export_path.read_text())
+    (onnx,) = export["artifacts"]
+    assert onnx["key"] == "onnx_fp32_cpu" and export["imgsz"] == IMGSZ
+    acc = onnx["accuracy"]
+    assert acc["ap_eager"] > 0.3 and acc["same_model"] and acc["artifact"]["sha256"] == onnx["sha256"]
+    assert acc["settings"]["imgsz"] == IMGSZ  # eager and the file scored at the timing size, paired
+
+    (latency_path,) = results.glob("runs/timing-n-*/latency.json")
+    cells = json.loads(latency_path.read_text())["cells"]
+    ort = next(c for c in cells if c["runtime"] == "onnxruntime")
+    assert ort["status"] == "ok" and ort["runtime_info"]["onnx_file"] == onnx["file"]
+    assert ort["runtime_info"]["sha256"] == ort["timed_sha256"] == onnx["sha256"]  # the same bytes
+    assert ort["artifact_verdict"] == "same model" and ort["artifact_delta"] == acc["delta"]
+    lat = pd.read_csv(results / "latency.csv")
+    row = lat[lat["runtime"] == "onnxruntime"].iloc[0]
+    assert row["artifact_verdict"] == "same model" and row["timed_sha256"] == onnx["sha256"]
+    assert pd.isna(lat[lat["runtime"] == "eager"].iloc[0]["artifact_verdict"])  # eager times no file
+
+    # the export's file broken (input divided by 255 again), scored for real, its record updated; the session again
+    onnx_file = tmp_path / onnx["file"]  # paths of the results are relative to the workflow's folder
+    divide_input_again(onnx_file, tmp_path / "broken.onnx").replace(onnx_file)
+    eager = json.loads((tmp_path / acc["eager_result"]).read_text())
+    data = results / "data" / "detect" / "data.yaml"
+    bad = evaluate_artifact(tmp_path / export["weights_file"], onnx_file, data, tmp_path / "bad", imgsz=IMGSZ,
+                            n_boot=200, eager=eager)
+    assert bad["flag"] == FLAG and bad["hi"] < 0
+    onnx.update(sha256=file_sha256(onnx_file), accuracy=bad)
+    export_path.write_text(json.dumps(export))
+    from yolov12.workflow.plan import make_plan
+
+    config = yaml.safe_load(cfg.read_text())
+    plan = make_plan(config, str(cfg))
+    session = plan.run_dirs("latency")[0]
+    spec = plan.spec("latency", session)
+    spec["run_dir"] = str(latency_path.parent)
+    spec["mlflow"]["uri"] = (results / "mlflow" / "store.ready").read_text().strip()
+    proc = subprocess.run([sys.executable, "-m", "yolov12", "workflow", "run", "latency", "--spec", json.dumps(spec),
+                           "--out", str(latency_path)], cwd=tmp_path, capture_output=True, text=True,
+                          env={**__import__("os").environ, "YOLOV12_NODE_LOCKS": str(tmp_path / "node"),
+                               "XDG_CACHE_HOME": str(tmp_path / "cache")})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    ort = next(c for c in json.loads(latency_path.read_text())["cells"] if c["runtime"] == "onnxruntime")
+    assert ort["timed_sha256"] == onnx["sha256"] and ort["artifact_verdict"] == FLAG
+    assert ort["artifact_delta"] == bad["delta"]
+
+    import os
+
+    from yolov12.workflow.aggregate import aggregate
+
+    cwd = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        aggregate(plan)
+    finally:
+        os.chdir(cwd)
+    lat = pd.read_csv(results / "latency.csv")
+    assert lat[lat["runtime"] == "onnxruntime"].iloc[0]["artifact_verdict"] == FLAG
+
+    from yolov12.report.cells import Ctx
+    from yolov12.report.data import load_results
+    from yolov12.report.deployment import linked_table
+
+    table = linked_table(Ctx(load_results(results, "link"), True))
+    verdicts = [row[table.columns.index("Artifact")].text for row in table.rows]
+    assert FLAG in verdicts
