@@ -135,6 +135,8 @@ def test_the_timed_file_is_the_scored_file_and_a_broken_one_is_marked(tmp_path):
     ort = next(c for c in json.loads(latency_path.read_text())["cells"] if c["runtime"] == "onnxruntime")
     assert ort["timed_sha256"] == onnx["sha256"] and ort["artifact_verdict"] == FLAG
     assert ort["artifact_delta"] == bad["delta"]
+    # its outputs are not the weights' either: the correctness gate refuses to time it, and the verdict says why
+    assert ort["status"] == "failed" and "correctness gate" in ort["reason"]
 
     import os
 
@@ -154,5 +156,40 @@ def test_the_timed_file_is_the_scored_file_and_a_broken_one_is_marked(tmp_path):
     from yolov12.report.deployment import linked_table
 
     table = linked_table(Ctx(load_results(results, "link"), True))
-    verdicts = [row[table.columns.index("Artifact")].text for row in table.rows]
-    assert FLAG in verdicts
+    (row,) = [row for row in table.rows if row[table.columns.index("Runtime")].text == "onnxruntime"]
+    assert row[table.columns.index("Artifact")].text == FLAG and row[table.columns.index("Artifact")].strong
+    assert row[table.columns.index("SHA-256 timed")].text == onnx["sha256"][:12]
+    assert "correctness gate" in row[table.columns.index("Median (ms)")].reason
+
+
+def test_a_file_cell_without_a_scored_file_is_a_gap_never_a_pass():
+    """Seeded weights, a file other than the one scored, no file at all: each says so; eager cells get no verdict."""
+    from yolov12.evaluate.artifact_link import file_for_cell, link_cells
+    from yolov12.report.timing import timing_text
+
+    seeded = {"status": "ok", "weights_file": "w.pt", "artifacts": [
+        {"key": "onnx_fp32_cpu", "format": "onnx", "precision": "fp32", "device": "cpu", "file": "m.onnx",
+         "sha256": "a" * 64, "accuracy": None, "reason": "seeded weights: no training of this architecture"}]}
+    asked = file_for_cell(seeded, "cpu", "fp32", "onnxruntime")
+    assert asked == {"key": "onnx_fp32_cpu", "file": "m.onnx", "sha256": "a" * 64, "weights": "w.pt"}
+    assert file_for_cell(seeded, "cpu", "fp32", "eager") is None
+    fp16 = file_for_cell(seeded, "cpu", "fp16", "onnxruntime")
+    assert fp16["file"] is None and "GPU only" in fp16["reason"]
+
+    def cell(runtime, sha=None, artifact=None):
+        return {"runtime": runtime, "device": "cpu", "precision": "fp32", "status": "ok", "tags": {"model_dir": "a"},
+                "runtime_info": {"sha256": sha} if sha else {}, **({"artifact": artifact} if artifact else {})}
+
+    cells = [cell("onnxruntime", "a" * 64, asked), cell("onnxruntime", "b" * 64, asked),
+             cell("onnxruntime", None, fp16), cell("eager")]
+    link_cells(cells, {"a": seeded})
+    assert cells[0]["artifact_verdict"] == "not evaluated: seeded weights: no training of this architecture"
+    assert cells[1]["artifact_verdict"] == "not evaluated: the file timed is not the file scored (its SHA-256 differs)"
+    assert cells[2]["artifact_verdict"].startswith("not evaluated: Ultralytics exports fp16 on a GPU only")
+    assert "artifact_verdict" not in cells[3]
+    assert all(c["artifact_delta"] is None for c in cells[:3])  # no number where nothing was scored
+    row = {"median_ms": "10", "median_ci_lo": "9", "median_ci_hi": "11", "n_processes": "3", "iters": "10",
+           "imgsz_h": "640", "imgsz_w": "640"}
+    assert "artifact not evaluated" in timing_text({**row, "artifact_verdict": cells[0]["artifact_verdict"]})
+    assert FLAG.upper() in timing_text({**row, "artifact_verdict": FLAG})
+    assert "artifact" not in timing_text({**row, "artifact_verdict": "same model"}).lower()

@@ -127,6 +127,8 @@ def run_latency(spec: dict[str, Any], out: Path) -> dict[str, Any]:
                 metrics[f"latency_ms/{_metric_key(cell, many)}/p90"] = cell["p90_ms"]
                 if cell.get("run_to_run_cv") is not None:
                     metrics[f"latency_ms/{_metric_key(cell, many)}/run_to_run_cv"] = cell["run_to_run_cv"]
+            if cell.get("artifact_delta") is not None:  # the timed file's own accuracy, beside eager's
+                metrics[f"artifact_delta/{_metric_key(cell, many)}"] = cell["artifact_delta"]
         ok = [c["median_ms"] for c in result["cells"] if c.get("status") == "ok"]
         if ok:
             metrics["latency_ms/best_median"] = min(ok)
@@ -134,7 +136,9 @@ def run_latency(spec: dict[str, Any], out: Path) -> dict[str, Any]:
         result["median_of_ok_ms"] = statistics.median(ok) if ok else None
         job.set_tags({f"cell.{c['model']}.{c['device']}.{c['precision']}.{c['runtime']}" if many else
                       f"cell.{c['device']}.{c['precision']}.{c['runtime']}": c.get("status", "?") + (
-            f": {c['reason']}" if c.get("reason") else "") for c in result["cells"]})
+            f": {c['reason']}" if c.get("reason") else "") + (f" [artifact: {c['artifact_verdict']}]"
+                                                              if c.get("artifact_verdict") else "")
+            for c in result["cells"]})
         params = {**(model_params(spec) if spec.get("model") else {"cells": len(spec.get("cells") or [])}),
                   **{f"latency.{k}": v for k, v in spec["latency"].items()}, "latency.session": result["session"]["id"]}
         return finish(job, result, params, metrics)
