@@ -188,6 +188,13 @@ def test_a_file_cell_without_a_scored_file_is_a_gap_never_a_pass():
     assert cells[2]["artifact_verdict"].startswith("not evaluated: Ultralytics exports fp16 on a GPU only")
     assert "artifact_verdict" not in cells[3]
     assert all(c["artifact_delta"] is None for c in cells[:3])  # no number where nothing was scored
+    # an untrained model: eager scores 0, so the file's "same" AP shows nothing (a broken file scores 0 too)
+    zero = {"ap_eager": 0.0, "ap_artifact": 0.0, "delta": 0.0, "lo": 0.0, "hi": 0.0, "level": 0.95,
+            "tolerance": 0.005, "same_model": True, "flag": None, "conclusive": False, "artifact": {"sha256": "c" * 64}}
+    untrained = {**seeded, "artifacts": [{**seeded["artifacts"][0], "sha256": "c" * 64, "accuracy": zero}]}
+    cells = [cell("onnxruntime", "c" * 64, file_for_cell(untrained, "cpu", "fp32", "onnxruntime"))]
+    link_cells(cells, {"a": untrained})
+    assert cells[0]["artifact_verdict"].startswith("not evaluated: eager AP 0.000 is within the tolerance")
     row = {"median_ms": "10", "median_ci_lo": "9", "median_ci_hi": "11", "n_processes": "3", "iters": "10",
            "imgsz_h": "640", "imgsz_w": "640"}
     assert "artifact not evaluated" in timing_text({**row, "artifact_verdict": cells[0]["artifact_verdict"]})

@@ -7,7 +7,8 @@ Every cell of a file-based runtime ends with a verdict (``artifact_verdict`` in 
 - ``same model``: the timed file's checksum is an evaluated file's, |ΔAP| within ``export.ap_tolerance``;
 - ``fast but not the same model``: the same, beyond the tolerance (the flag);
 - ``not evaluated: <why>``: a gap, never a pass (seeded weights: nothing trained to score; the export made no such
-  file; the file timed is not the file scored, its checksum differs).
+  file; the file timed is not the file scored, its checksum differs; eager scores within the tolerance of 0, so a
+  loss could not show: a broken file of an untrained model is "the same" at AP 0).
 
 The flat ``artifact_*`` columns carry the numbers (AP eager, AP artifact, ΔAP and its interval, the tolerance, the
 scored file's checksum beside the timed one's) so the aggregation's latency.csv and the report show them.
@@ -129,7 +130,11 @@ def link_cells(cells: list[dict[str, Any]], exports: dict[str, dict[str, Any] | 
         cell.update(artifact_key=(asked or {}).get("key"), artifact_sha256=(asked or {}).get("sha256"),
                     timed_sha256=cell_sha256(cell))
         if scored:
-            cell.update(artifact_verdict=SAME if scored["same_model"] else FLAG,
+            verdict = SAME if scored["same_model"] else FLAG
+            if not scored.get("conclusive", True):
+                verdict = (f"{NOT_EVALUATED}: eager AP {scored['ap_eager']:.3f} is within the tolerance "
+                           f"{scored['tolerance']:g}: a loss could not show")
+            cell.update(artifact_verdict=verdict,
                         artifact_flag=cell.get("artifact_flag"),
                         artifact_ap_eager=scored["ap_eager"], artifact_ap=scored["ap_artifact"],
                         artifact_delta=scored["delta"], artifact_delta_lo=scored["lo"],

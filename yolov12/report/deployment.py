@@ -71,6 +71,8 @@ def _accuracies(r: dict[str, Any]) -> list[tuple[dict[str, Any], dict[str, Any] 
 
 
 def verdict_cell(accuracy: dict[str, Any]) -> Cell:
+    if not accuracy.get("conclusive", True):  # eager has no more than the tolerance to lose: nothing is shown
+        return dash(f"inconclusive: eager scores within the tolerance ({fmt(accuracy['ap_eager'], 3)})")
     return Cell("same model" if accuracy["same_model"] else accuracy.get("flag") or "not the same model",
                 strong=not accuracy["same_model"])
 

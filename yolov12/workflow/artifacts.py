@@ -82,3 +82,10 @@ def timed_runtimes(latency: dict[str, Any], runs: list, source: str) -> dict[str
             out.setdefault(r.model_dir, set()).update(
                 rt for rt in latency["runtimes"] if rt not in only or r.study in only[rt])
     return {d: tuple(rt for rt in latency["runtimes"] if rt in rts) for d, rts in out.items()}
+
+
+def session_cells(session_identity: dict[str, Any], latency: dict[str, Any]) -> int:
+    """How many cells a timing session times: per architecture, devices x precisions x its own runtimes (an entry
+    names ``runtimes`` when ``latency.runtime_studies`` left some out). For the cost model."""
+    per = len(latency["devices"]) * len(latency["precisions"])
+    return per * sum(len(c.get("runtimes", latency["runtimes"])) for c in session_identity["cells"])
