@@ -8,7 +8,8 @@ from yolov12.registry import JOB_KINDS, TASKS
 from yolov12.workflow import plan as _plan
 
 try:
-    PLAN = _plan.from_snakemake(config, workflow.overwrite_configfiles, workflow.basedir)
+    PLAN = _plan.from_snakemake(workflow.overwrite_configfiles, dict(workflow.config_settings.config),
+                                workflow.basedir, os.getcwd())
 except UserError as _e:
     print(f"error: {_e}", file=sys.stderr)
     sys.exit(2)

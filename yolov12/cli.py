@@ -82,10 +82,8 @@ def cmd_variants(args) -> int:
 def cmd_workflow(args) -> int:
     if args.workflow_command == "check":
         from .workflow.plan import from_snakemake
-        from .yamlio import load_yaml
 
-        config = load_yaml(args.config, "config file")
-        plan = from_snakemake(config if isinstance(config, dict) else {}, [args.config], args.basedir)
+        plan = from_snakemake([args.config], {}, args.basedir, args.basedir)
         jobs = {kind: len(plan.run_dirs(kind)) for kind in registry.JOB_KINDS}
         print(f"{args.config}: valid; {len(plan.runs)} study runs, {len(plan.groups)} run directories; jobs: "
               + ", ".join(f"{k} {n}" for k, n in jobs.items() if n))
@@ -143,7 +141,8 @@ def add_workflow_parsers(sub) -> None:
                         formatter_class=HELP_FORMAT,
                         epilog=example("yolov12 workflow check workflows/config/paper.yaml"))
     p.add_argument("config", help="a workflow config file")
-    p.add_argument("--basedir", default=".", help="the workflow's folder (ablations_dir is relative to it)")
+    p.add_argument("--basedir", default=".", help="the folder a relative ablations_dir is relative to (the "
+                   "workflow's working directory)")
     p = wsub.add_parser("run", help="run one job from its spec")
     p.add_argument("kind", choices=list(registry.JOB_KINDS))
     p.add_argument("--spec", required=True, help="the job's identity (JSON text, or a file)")
@@ -164,7 +163,8 @@ def add_workflow_parsers(sub) -> None:
     p = wsub.add_parser("aggregate", help="write the tidy CSVs, deltas and MLflow summary runs")
     p.add_argument("--config", required=True, help="the workflow's resolved config (JSON text, or a file)")
     p.add_argument("--results", required=True)
-    p.add_argument("--basedir", default=".", help="the workflow's folder (ablations_dir is relative to it)")
+    p.add_argument("--basedir", default=".", help="the folder a relative ablations_dir is relative to (the "
+                   "workflow's working directory)")
     p.add_argument("--uri", help="the MLflow store (default: the config's)")
     from .workflow.cost.cli import add_plan_parser
 

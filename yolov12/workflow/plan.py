@@ -29,6 +29,9 @@ AGGREGATED = ("accuracy.csv", "deltas.csv", "complexity.csv", "latency.csv", "la
 
 def validate_config(config: dict[str, Any], source: str) -> dict[str, Any]:
     """The config checked against the schema (defaults filled in) and against what can be known before a job."""
+    if "synthetic" in config:  # one key says what the data are: data.kind (the plan, the rules and the report read it)
+        raise UserError("is no longer a key: the data's kind says whether they are synthetic", file=source,
+                        key="synthetic", allowed="data.kind: synthetic or real")
     config = schemas.validate(config, schemas.config_schema(), source)
     checks.check_train_keys(config, source)
     return config
@@ -376,28 +379,52 @@ class Plan:
                                                               self.runs)}
 
 
-def from_snakemake(config: dict[str, Any], configfiles, basedir: str | Path) -> Plan:
-    """The plan of a Snakemake run: the given --configfile(s) (re-read strictly: a duplicate key is an error), or,
-    with none, the embedded default. A given config must have a ``name``: it is never merged into the default."""
+DEFAULT_CONFIG = Path("workflows") / "config" / "default.yaml"  # the embedded default, under the workflow's folder
+
+
+def from_snakemake(configfiles, overrides: dict[str, Any] | None, basedir: str | Path,
+                   workdir: str | Path = ".") -> Plan:
+    """The plan of a Snakemake run, its config as Snakemake's conventions make it: the ``--configfile``(s) given
+    (re-read strictly: a duplicate key is an error), or else the embedded default (the Snakefile's ``configfile:``),
+    with ``--config`` (``overrides``) merged on top. A given config file is a whole config (it needs a ``name``); it
+    is not merged into the default, whose small CPU budgets would otherwise leak into it.
+
+    Paths in a config are relative to Snakemake's working directory (``workdir``); the embedded default's own
+    ``ablations_dir`` means the workflow's folder of studies, so it is rewritten relative to ``workdir``. An error in
+    a key ``--config`` set names ``--config``, not the file."""
+    from snakemake.utils import update_config
+
     from ..yamlio import load_yaml
 
+    overrides = dict(overrides or {})
     files = [str(f) for f in configfiles or []]
+    default = not files
+    if default:
+        files = [str(Path(basedir) / DEFAULT_CONFIG)]
+    config: dict[str, Any] = {}
     for f in files:
-        load_yaml(f, "config file")  # duplicate keys and YAML errors, named by file and line
-    if not files and not config:
-        default = Path(basedir) / "workflows" / "config" / "default.yaml"
-        config, files = load_yaml(default, "config file"), [str(default)]
-    source = ", ".join(files) or "--config"
-    if "name" not in config:
-        raise UserError("a config needs a name (its results go to results/<name>/)", file=source, key="name",
-                        allowed="letters, digits, '.', '_' and '-'")
-    return make_plan(config, source, basedir)
+        loaded = load_yaml(f, "config file")  # duplicate keys and YAML errors, named by file and line
+        update_config(config, loaded if isinstance(loaded, dict) else {})
+    update_config(config, overrides)
+    source = ", ".join(files)
+    if default and "ablations_dir" not in overrides and not os.path.isabs(config.get("ablations_dir", "/")):
+        config["ablations_dir"] = os.path.relpath(Path(basedir, config["ablations_dir"]), workdir)
+    try:
+        if "name" not in config:
+            raise UserError("a config needs a name (its results go to results/<name>/)", file=source, key="name",
+                            allowed="letters, digits, '.', '_' and '-'")
+        return make_plan(config, source, workdir)
+    except UserError as e:
+        if e.file == source and (e.key or "").split(".")[0] in overrides:
+            raise UserError(e.what, file="--config", key=e.key, allowed=e.allowed) from None
+        raise
 
 
-def make_plan(config: dict[str, Any], source: str, basedir: str | Path = ".") -> Plan:
-    """Validate ``config`` (from ``source``) and resolve it; ``ablations_dir`` is relative to ``basedir``."""
+def make_plan(config: dict[str, Any], source: str, workdir: str | Path = ".") -> Plan:
+    """Validate ``config`` (from ``source``) and resolve it; a relative ``ablations_dir`` is relative to
+    ``workdir`` (the folder the workflow runs in)."""
     config = validate_config(dict(config), source)
-    ablations = Path(basedir, config["ablations_dir"])
+    ablations = Path(workdir, config["ablations_dir"])
     plan = Plan(config, source, ablations)
     plan.check()  # every study error surfaces at parse time
     return plan
