@@ -10,6 +10,7 @@ the results.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import os
@@ -19,6 +20,7 @@ from typing import Any
 
 from ..errors import UserError
 from ..registry import JOB_KINDS, PAPER_NC
+from ..settings import SELECTION
 from . import checks, identity, schemas, studies, tracking
 from .placement import data_path, device_string  # noqa: F401  (data_path: the plan's inverse, used by the jobs)
 
@@ -396,7 +398,7 @@ def from_snakemake(configfiles, overrides: dict[str, Any] | None, basedir: str |
 
     from ..yamlio import load_yaml
 
-    overrides = dict(overrides or {})
+    overrides = _typed(dict(overrides or {}))
     files = [str(f) for f in configfiles or []]
     default = not files
     if default:
@@ -407,8 +409,9 @@ def from_snakemake(configfiles, overrides: dict[str, Any] | None, basedir: str |
         update_config(config, loaded if isinstance(loaded, dict) else {})
     update_config(config, overrides)
     source = ", ".join(files)
-    if default and "ablations_dir" not in overrides and not os.path.isabs(config.get("ablations_dir", "/")):
-        config["ablations_dir"] = os.path.relpath(Path(basedir, config["ablations_dir"]), workdir)
+    own = config.get("ablations_dir", SELECTION.ablations_dir)
+    if default and "ablations_dir" not in overrides and not os.path.isabs(own):
+        config["ablations_dir"] = os.path.relpath(Path(basedir, own), workdir)
     try:
         if "name" not in config:
             raise UserError("a config needs a name (its results go to results/<name>/)", file=source, key="name",
@@ -420,10 +423,28 @@ def from_snakemake(configfiles, overrides: dict[str, Any] | None, basedir: str |
         raise
 
 
+def _typed(value: Any) -> Any:
+    """``--config`` values as YAML types: Snakemake parses a nested value with YAML's base loader, which leaves
+    every scalar a string (``seeds=[0,1]`` arrives as ``['0', '1']``); a scalar string is read as YAML reads it."""
+    import yaml
+
+    if isinstance(value, dict):
+        return {k: _typed(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_typed(v) for v in value]
+    if isinstance(value, str):
+        try:
+            parsed = yaml.safe_load(value)
+        except yaml.YAMLError:
+            return value
+        return parsed if parsed is None or isinstance(parsed, (bool, int, float)) else value
+    return value
+
+
 def make_plan(config: dict[str, Any], source: str, workdir: str | Path = ".") -> Plan:
     """Validate ``config`` (from ``source``) and resolve it; a relative ``ablations_dir`` is relative to
     ``workdir`` (the folder the workflow runs in)."""
-    config = validate_config(dict(config), source)
+    config = validate_config(copy.deepcopy(config), source)
     ablations = Path(workdir, config["ablations_dir"])
     plan = Plan(config, source, ablations)
     plan.check()  # every study error surfaces at parse time

@@ -67,11 +67,10 @@ def _key(path) -> str:
 
 
 def validate(instance: Any, schema: dict[str, Any], source: str | Path, error: type[UserError] = UserError) -> Any:
-    """Validate and fill defaults; the first error is raised as one line naming ``source``, the key and what is
-    allowed."""
+    """Validate and fill defaults into ``instance`` (in place, as Snakemake's validate does); the best error is
+    raised as one line naming ``source``, the key and what is allowed."""
     import jsonschema
 
-    instance = copy.deepcopy(instance)
     errors = list(_with_defaults()(schema).iter_errors(instance))  # every error: filling happens as it validates
     best = jsonschema.exceptions.best_match(errors)
     if best is not None:
