@@ -42,7 +42,8 @@ class Group:
 # which studies, scales and seeds a config runs (the config's top level; `yolov12 variants`)
 SELECTION = Group("selection", (), {
     "ablations_dir": {"type": "string", "minLength": 1, "default": "ablations",
-                      "description": "folder of the study files (a relative path: from the working directory)"},
+                      "description": "folder of the study files (relative: to the working directory; unset in a workflow "
+                                     "config: the workflow's own ablations/)"},
     "studies": {"$ref": "#/$defs/nonempty_unique_strings", "default": ["all"],
                 "description": "study names (files <ablations_dir>/<name>.yaml), or [all]"},
     "scales": {"type": "array", "items": {"x-enum": "scales"}, "minItems": 1, "uniqueItems": True,

@@ -391,27 +391,23 @@ def from_snakemake(configfiles, overrides: dict[str, Any] | None, basedir: str |
     with ``--config`` (``overrides``) merged on top. A given config file is a whole config (it needs a ``name``); it
     is not merged into the default, whose small CPU budgets would otherwise leak into it.
 
-    Paths in a config are relative to Snakemake's working directory (``workdir``); the embedded default's own
-    ``ablations_dir`` means the workflow's folder of studies, so it is rewritten relative to ``workdir``. An error in
-    a key ``--config`` set names ``--config``, not the file."""
+    Paths in a config are relative to Snakemake's working directory (``workdir``); an unset ``ablations_dir`` means
+    the workflow's own folder of studies (written relative to ``workdir``). An error in a key ``--config`` set names
+    ``--config``, not the file."""
     from snakemake.utils import update_config
 
     from ..yamlio import load_yaml
 
     overrides = _typed(dict(overrides or {}))
-    files = [str(f) for f in configfiles or []]
-    default = not files
-    if default:
-        files = [str(Path(basedir) / DEFAULT_CONFIG)]
+    files = [str(f) for f in configfiles or []] or [str(Path(basedir) / DEFAULT_CONFIG)]
     config: dict[str, Any] = {}
     for f in files:
         loaded = load_yaml(f, "config file")  # duplicate keys and YAML errors, named by file and line
         update_config(config, loaded if isinstance(loaded, dict) else {})
     update_config(config, overrides)
     source = ", ".join(files)
-    own = config.get("ablations_dir", SELECTION.ablations_dir)
-    if default and "ablations_dir" not in overrides and not os.path.isabs(own):
-        config["ablations_dir"] = os.path.relpath(Path(basedir, own), workdir)
+    if "ablations_dir" not in config:  # unset: the workflow's own studies, wherever it runs
+        config["ablations_dir"] = os.path.relpath(Path(basedir, SELECTION.ablations_dir), workdir)
     try:
         if "name" not in config:
             raise UserError("a config needs a name (its results go to results/<name>/)", file=source, key="name",
