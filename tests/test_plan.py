@@ -311,7 +311,7 @@ def planned_outputs(text: str, name: str) -> set[str]:
 def test_config_on_the_command_line_merges_into_the_default(tmp_path):
     """Snakemake's own convention: the Snakefile's `configfile:` is the embedded default and `--config` merges into
     it. The dry run trains exactly what the default's plan with seeds [0, 1] trains (every study's runs twice)."""
-    from yolov12.workflow.plan import from_snakemake
+    from yolov12.workflow.configfiles import from_snakemake
 
     proc = dry_run(tmp_path, "--config", "seeds=[0,1]")
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -82,7 +82,7 @@ def cmd_variants(args) -> int:
 
 def cmd_workflow(args) -> int:
     if args.workflow_command == "check":
-        from .workflow.plan import from_snakemake
+        from .workflow.configfiles import from_snakemake
 
         plan = from_snakemake([args.config], {}, args.basedir, args.basedir)
         jobs = {kind: len(plan.run_dirs(kind)) for kind in registry.JOB_KINDS}

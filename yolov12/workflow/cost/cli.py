@@ -35,7 +35,8 @@ def add_plan_parser(wsub, formatter_class, example) -> None:
 
 
 def _plan(args):
-    from ..plan import from_snakemake, make_plan
+    from ..configfiles import from_snakemake
+    from ..plan import make_plan
 
     if args.config is not None:
         text = open(args.config).read() if os.path.exists(args.config) else args.config
