@@ -28,7 +28,7 @@ STUDY = {"study": "link", "table": "Table 2", "title": "timed artifact", "scales
 
 def link_config(tmp, **latency) -> dict:
     return {
-        "name": "link", "synthetic": True, "studies": ["link"], "scales": ["n"], "seeds": [0],
+        "name": "link", "studies": ["link"], "scales": ["n"], "seeds": [0],
         "ablations_dir": str(tmp / "ablations"),
         "data": {"kind": "synthetic", "synthetic": {"n_train": 64, "n_val": 24, "imgsz": IMGSZ, "nc": 1,
                                                     "max_objects": 3}},

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ..registry import ARTIFACT_RUNTIMES
+from ..settings import BOOTSTRAP
 from ..workflow.artifacts import artifact_key, cell_artifact
 from .artifact import DEFAULT_TOLERANCE, FLAG, cell_sha256, evaluate_artifact, export_artifact, file_sha256, \
     mark_cells
@@ -75,7 +76,7 @@ def export_files(spec: dict[str, Any], weights: Path, folder: Path) -> dict[str,
         acc = evaluate_artifact(weights, path, spec["data"], folder / "accuracy" / entry["key"], imgsz=imgsz,
                                 precision=a["precision"], device=device, conf=s["conf"], iou=s["iou"],
                                 max_det=s["max_det"], batch=s["batch"], backend=s["backend"],
-                                n_boot=boot.get("n_boot", 1000), level=boot.get("level", 0.95),
+                                n_boot=boot.get("n_boot", BOOTSTRAP.n_boot), level=boot.get("level", BOOTSTRAP.level),
                                 tolerance=spec.get("ap_tolerance", DEFAULT_TOLERANCE), eager=eager.get(device))
         eager.setdefault(device, json.loads(Path(acc["eager_result"]).read_text()))
         entry["accuracy"] = acc

@@ -89,3 +89,21 @@ def session_cells(session_identity: dict[str, Any], latency: dict[str, Any]) -> 
     names ``runtimes`` when ``latency.runtime_studies`` left some out). For the cost model."""
     per = len(latency["devices"]) * len(latency["precisions"])
     return per * sum(len(c.get("runtimes", latency["runtimes"])) for c in session_identity["cells"])
+
+
+def export_identity(plan, run_dir: str, runs: list) -> dict[str, Any]:
+    """An architecture's export job identity: the files its timing cells time (``artifacts``, at the timing size
+    ``latency.imgsz``: each scored beside eager at that size), else one ONNX file at ``export.imgsz``; the training
+    whose weights it carries and how the files are scored (evaluate settings, bootstrap, tolerance)."""
+    from . import identity
+
+    run = next(r for r in runs if r.model_dir == run_dir)
+    files = plan._timed_files.get(run_dir)
+    c = plan.config
+    settings: dict[str, Any] = ({"imgsz": c["latency"]["imgsz"], "artifacts": files} if files
+                                else {"imgsz": c["export"]["imgsz"]})
+    trained = plan.exported_training(run_dir, runs)
+    if trained:  # the weights it carries, and how it is scored
+        settings.update(trained=plan.train_identity(trained), settings=dict(c["evaluate"]),
+                        bootstrap=dict(c["bootstrap"]), ap_tolerance=c["export"]["ap_tolerance"])
+    return identity.canonical({"job": "export", **plan.arch_identity(run), **settings})

@@ -10,6 +10,7 @@ the results.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import os
@@ -29,6 +30,9 @@ AGGREGATED = ("accuracy.csv", "deltas.csv", "complexity.csv", "latency.csv", "la
 
 def validate_config(config: dict[str, Any], source: str) -> dict[str, Any]:
     """The config checked against the schema (defaults filled in) and against what can be known before a job."""
+    if "synthetic" in config:  # one key says what the data are: data.kind (the plan, the rules and the report read it)
+        raise UserError("is no longer a key: the data's kind says whether they are synthetic", file=source,
+                        key="synthetic", allowed="data.kind: synthetic or real")
     config = schemas.validate(config, schemas.config_schema(), source)
     checks.check_train_keys(config, source)
     return config
@@ -81,7 +85,7 @@ class Plan:
                 if timed[r.model_dir] != tuple(lat["runtimes"]):  # latency.runtime_studies left some out
                     cell["runtimes"] = list(timed[r.model_dir])
                 if self._timed_files[r.model_dir]:  # the files it times: their export (a retraining re-times)
-                    cell["export"] = identity.digest(self._export_identity(r.model_dir, runs))
+                    cell["export"] = identity.digest(artifacts.export_identity(self, r.model_dir, runs))
                 cells.setdefault(r.scale, {})[r.model_dir] = cell
         settings = {k: v for k, v in lat.items() if k not in ("studies", "runtime_studies")}
         out = {scale: identity.canonical({"job": "latency", "cells": [by_dir[d] for d in sorted(by_dir)],
@@ -120,16 +124,14 @@ class Plan:
         return {d: tuple(k for k in JOB_KINDS if k in ks) for d, ks in wanted.items()}
 
     def measured(self, run: studies.Run) -> tuple[str, ...]:
-        """The kinds a run measures: its study's, plus the export of the files its latency cells time (derived from
-        the latency matrix: nobody lists those exports)."""
-        derived = "latency" in run.measure and self.timed_files.get(run.model_dir) and "export" not in run.measure
-        return run.measure + (("export",) if derived else ())
+        """A run's kinds, plus the export of the files its timing cells time (derived: nobody lists it)."""
+        return run.measure + (("export",) if "export" not in run.measure and "latency" in run.measure
+                              and self.timed_files.get(run.model_dir) else ())
 
     @property
     def timed_files(self) -> dict[str, list[dict[str, str]]]:
         """Per architecture folder, the exported files its timing cells time (yolov12.workflow.artifacts)."""
-        self.runs  # noqa: B018  (computed with the timing sessions)
-        return getattr(self, "_timed_files", {})
+        return self.runs and self._timed_files  # computed with the timing sessions
 
     @property
     def name(self) -> str:
@@ -177,20 +179,6 @@ class Plan:
         the first folder by name; None when the plan trains none (the export then carries seeded weights)."""
         trained = [r for r in (self.runs if runs is None else runs) if r.model_dir == run_dir and "train" in r.measure]
         return min(trained, key=lambda r: (r.seed, r.run_dir)) if trained else None
-
-    def _export_identity(self, run_dir: str, runs: list[studies.Run]) -> dict[str, Any]:
-        """An architecture's export: the files the latency matrix times (at the timing size, each scored beside
-        eager at that size), else one ONNX file at ``export.imgsz``; the weights it carries and how it is scored."""
-        run = next(r for r in runs if r.model_dir == run_dir)
-        files = self._timed_files.get(run_dir)
-        settings: dict[str, Any] = ({"imgsz": self.config["latency"]["imgsz"], "artifacts": files} if files
-                                    else {"imgsz": self.config["export"]["imgsz"]})
-        trained = self.exported_training(run_dir, runs)
-        if trained:  # the weights it carries, and how it is scored
-            settings.update(trained=self.train_identity(trained), settings=dict(self.config["evaluate"]),
-                            bootstrap=dict(self.config["bootstrap"]),
-                            ap_tolerance=self.config["export"]["ap_tolerance"])
-        return identity.canonical({"job": "export", **self.arch_identity(run), **settings})
 
     def damaged_weights(self, kind: str, run_dir: str) -> dict[str, str]:
         """A training's damage markers as its inputs. When its weights are not what its result recorded (gone,
@@ -367,7 +355,7 @@ class Plan:
         if kind == "latency":  # a timing session: every architecture of its scale (Plan._session_identities)
             return self._sessions[run_dir]
         if kind == "export":
-            return self._export_identity(run_dir, self.runs)
+            return artifacts.export_identity(self, run_dir, self.runs)
         settings = {"complexity": {"imgsz": self.config["complexity"]["imgsz"]}}[kind]
         return identity.canonical({"job": kind, **self.arch_identity(run), **settings})
 
@@ -410,28 +398,11 @@ class Plan:
                                                               self.runs)}
 
 
-def from_snakemake(config: dict[str, Any], configfiles, basedir: str | Path) -> Plan:
-    """The plan of a Snakemake run: the given --configfile(s) (re-read strictly: a duplicate key is an error), or,
-    with none, the embedded default. A given config must have a ``name``: it is never merged into the default."""
-    from ..yamlio import load_yaml
-
-    files = [str(f) for f in configfiles or []]
-    for f in files:
-        load_yaml(f, "config file")  # duplicate keys and YAML errors, named by file and line
-    if not files and not config:
-        default = Path(basedir) / "workflows" / "config" / "default.yaml"
-        config, files = load_yaml(default, "config file"), [str(default)]
-    source = ", ".join(files) or "--config"
-    if "name" not in config:
-        raise UserError("a config needs a name (its results go to results/<name>/)", file=source, key="name",
-                        allowed="letters, digits, '.', '_' and '-'")
-    return make_plan(config, source, basedir)
-
-
-def make_plan(config: dict[str, Any], source: str, basedir: str | Path = ".") -> Plan:
-    """Validate ``config`` (from ``source``) and resolve it; ``ablations_dir`` is relative to ``basedir``."""
-    config = validate_config(dict(config), source)
-    ablations = Path(basedir, config["ablations_dir"])
+def make_plan(config: dict[str, Any], source: str, workdir: str | Path = ".") -> Plan:
+    """Validate ``config`` (from ``source``) and resolve it; a relative ``ablations_dir`` is relative to
+    ``workdir`` (the folder the workflow runs in)."""
+    config = validate_config(copy.deepcopy(config), source)
+    ablations = Path(workdir, config["ablations_dir"])
     plan = Plan(config, source, ablations)
     plan.check()  # every study error surfaces at parse time
     return plan
