@@ -62,7 +62,7 @@ def evaluate_artifact(checkpoint: str | Path, artifact: str | Path, data: str | 
 
     precision: the artifact's (what it runs in); eager_precision: the reference's (fp32: the model as trained).
     eager: an earlier eager result of the same settings to reuse (it must have saved predictions)."""
-    from . import IOU_TYPES, evaluate
+    from . import evaluate, iou_types
     from .bootstrap import compare_results
 
     if not (isinstance(tolerance, (int, float)) and tolerance >= 0):
@@ -76,7 +76,7 @@ def evaluate_artifact(checkpoint: str | Path, artifact: str | Path, data: str | 
     art = evaluate(checkpoint, data, batch=1, precision=precision, artifact=artifact,
                    out=out_dir / f"artifact_{Path(artifact).stem}.json", **common)
     task = art["task"]
-    iou_type = IOU_TYPES[task][-1] if IOU_TYPES[task] else None
+    iou_type = (iou_types(task) or [None])[-1]
     if task == "obb":  # no COCO-toolkit metric and no per-image matching to resample: the point difference only
         key = "metrics/mAP50-95(B)"
         a, b = eager["ultralytics"].get(key), art["ultralytics"].get(key)

@@ -294,12 +294,12 @@ def _load_results(results, what: str) -> tuple[list[dict[str, Any]], str]:
 
 
 def _iou_type(task: str, iou_type: str | None) -> str:
-    from . import IOU_TYPES
+    from ..registry import TASK_TABLE
 
-    if not IOU_TYPES[task]:
-        raise UserError(f"no COCO-toolkit metric for task {task}", key="task", allowed=[t for t in IOU_TYPES
-                                                                                         if IOU_TYPES[t]])
-    return iou_type or IOU_TYPES[task][-1]
+    if not TASK_TABLE[task].iou_types:
+        raise UserError(f"no COCO-toolkit metric for task {task}", key="task",
+                        allowed=[t.name for t in TASK_TABLE.values() if t.iou_types])
+    return iou_type or TASK_TABLE[task].headline_iou_type
 
 
 def compare_results(result_a, result_b, metric: str = "AP", iou_type: str | None = None, n_boot: int = 1000,

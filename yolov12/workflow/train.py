@@ -37,9 +37,9 @@ MODEL_KEYS = ("family", "scale", "task", "hierarchy")
 
 
 def trainer_class(task: str):
-    from . import trainers
+    from ..registry import task as task_row
 
-    return trainers.TRAINERS[task]
+    return task_row(task).resolve("trainer")
 
 
 # ------------------------------------------------------------------------------------------------ bookkeeping
