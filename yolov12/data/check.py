@@ -16,6 +16,7 @@ Policy (also in docs/data.md):
 from __future__ import annotations
 
 import dataclasses
+import logging
 import math
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,8 @@ from typing import Any
 from ..registry import TASK_TABLE
 from .datayaml import DataFile, DatasetError, label_path, read_data_yaml, split_images
 from .images import image_problem
+
+log = logging.getLogger(__name__)
 
 __all__ = ["CheckReport", "DatasetError", "LabelProblem", "check_dataset", "check_label_file", "check_split_labels",
            "image_problem"]
@@ -191,7 +194,7 @@ def check_dataset(data: str | Path, task: str) -> CheckReport:
     for split in ("train", "val"):
         check_split_labels(d, split, task, decode_images=True, report=report)
     for item in report.corrupt:
-        print(f"skipped corrupt image {item}", flush=True)
+        log.warning("skipped corrupt image %s", item)
     return report
 
 
@@ -221,5 +224,5 @@ def check_classify(root: Path, task: str = "classify") -> CheckReport:
                 n_img += 1
         report.images[split] = n_img
     for item in report.corrupt:
-        print(f"skipped corrupt image {item}", flush=True)
+        log.warning("skipped corrupt image %s", item)
     return report

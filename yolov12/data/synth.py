@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import math
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,8 @@ from PIL import Image, ImageDraw
 
 from ..io import atomic_dir
 from .synth_spec import SHAPES, TASKS, SynthSpec
+
+log = logging.getLogger(__name__)
 
 __all__ = ["POSE_KEYPOINTS", "SHAPES", "TASKS", "SynthSpec", "generate"]
 POSE_KEYPOINTS = ("top", "upper_right", "lower_right", "lower_left", "upper_left")  # the tips of a star
@@ -268,7 +271,7 @@ def generate(out: str | Path, spec: SynthSpec | None = None, verbose: bool = Tru
     def progress(split, done, total):
         step = max(1, total // 10)
         if verbose and (done % step == 0 or done == total):
-            print(f"synth {spec.task} {split}: {done}/{total} images", flush=True)
+            log.info("synth %s %s: %d/%d images", spec.task, split, done, total)
 
     counts: dict[str, Any] = {}
     with atomic_dir(out) as tmp:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from ...errors import UserError
+
+log = logging.getLogger(__name__)
 
 DEFAULT_BASE_URL = "http://images.cocodataset.org/"
 
@@ -128,13 +131,13 @@ class Progress:
         if self.total:
             percent = min(100, done * 100 // self.total)
             if percent >= self.next_step:
-                print(f"coco: {self.label}: {percent:3d}% ({self._fmt(done)} / {self._fmt(self.total)})", flush=True)
+                log.info("coco: %s: %3d%% (%s / %s)", self.label, percent, self._fmt(done), self._fmt(self.total))
                 self.next_step = percent - percent % 5 + 5
         elif done >= self.next_step:  # unknown total: a line per 50 MB (or 5000 items)
-            print(f"coco: {self.label}: {self._fmt(done)}", flush=True)
+            log.info("coco: %s: %s", self.label, self._fmt(done))
             self.next_step = done + (50_000_000 if self.unit_bytes else 5_000)
 
 
 def say(message: str, enabled: bool = True) -> None:
     if enabled:
-        print(f"coco: {message}", flush=True)
+        log.info("coco: %s", message)
