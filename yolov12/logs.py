@@ -1,10 +1,11 @@
 """Diagnostics through ``logging``: progress at INFO, what was skipped or stopped at WARNING.
 
 A module logs to ``logging.getLogger(__name__)`` (a child of ``yolov12``). Importing the package configures nothing:
-the ``yolov12`` logger only gets a ``NullHandler`` (in ``yolov12/__init__.py``: the library convention, so that an application that configures
-no logging is not sent our INFO lines), and the root logger is never touched. Only the command line's entry point
-calls ``configure``, which gives the ``yolov12`` logger its own handler on stderr (stdout stays the commands'
-product: a JSON result, a table, the paths written), at the level ``--quiet`` / ``--verbose`` chose.
+the ``yolov12`` logger only gets a ``NullHandler`` (in ``yolov12/__init__.py``: the library convention, so that an
+application that configures no logging is not sent our INFO lines), and the root logger is never touched. Only the
+command line's entry point calls ``configure``, which gives the ``yolov12`` logger its own handler on stderr (stdout
+stays the commands' product: a JSON result, a table, the paths written), at the level ``--quiet`` / ``--verbose``
+chose.
 """
 
 from __future__ import annotations
