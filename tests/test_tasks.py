@@ -52,7 +52,7 @@ def test_synthetic_set_of_each_task_passes_the_data_check(tmp_path, name):
     manifest = generate(tmp_path / name, task=name, verbose=False, **TINY_SET)
     report = check_dataset(manifest["data"], name)
     assert report.task == name and sum(report.images.values()) == 4
-    assert (manifest["coco_gt"] is None) == TASK_TABLE[name].folders
+    assert (manifest["coco_gt"] is None) == TASK_TABLE[name].classification
 
 
 @pytest.mark.parametrize("kind", ["synthetic", "real"])
@@ -69,7 +69,7 @@ def test_plan_places_each_task_data_by_its_row(tmp_path, name, kind):
     placed = plan.dataset(name)
     row = TASK_TABLE[name]
     assert data_path(placed["manifest"], name) == placed["data"]  # the jobs' inverse of the plan agrees
-    assert placed["data"].endswith(".yaml") != row.folders
+    assert placed["data"].endswith(".yaml") != row.classification
     if kind == "real":
         real = REAL_DATA[row.real_data]
         assert placed["manifest"].endswith("/" + real.manifest) and placed["nc"] == row.paper_nc

@@ -78,7 +78,7 @@ class Task:
     # one deltas.csv bootstraps and the study figures plot
     metrics: tuple[tuple[str, str], ...]
     iou_types: tuple[str, ...]  # COCO-toolkit scores of evaluate(); the last is the headline's (none: no interval)
-    label_format: str | None  # one of LABEL_FORMATS; None: class folders (no labels, no COCO ground truth)
+    label_format: str | None  # one of LABEL_FORMATS; None: classification (class folders, no label files)
     real_data: str  # the REAL_DATA the plan trains on when data.kind is real
     coco_annotations: str | None = None  # COCO's annotation file stem for this task (instances, person_keypoints)
     # the training-curve columns Ultralytics logs for the task: loss keys (train/<key>, val/<key>) and the markers
@@ -97,7 +97,7 @@ class Task:
     @property
     def resamplable(self) -> bool:
         """Per-image results a bootstrap can resample: COCO-toolkit scores, or classification's top-1 hits."""
-        return bool(self.iou_types) or self.folders
+        return bool(self.iou_types) or self.classification
 
     @property
     def keypoints(self) -> bool:
@@ -105,9 +105,15 @@ class Task:
         return self.label_format == "keypoints"
 
     @property
-    def folders(self) -> bool:
-        """Classification layout: Ultralytics trains on the dataset folder, not on a data YAML."""
+    def classification(self) -> bool:
+        """Whole-image classes: a dataset folder of one folder per class (no labels, no data YAML, no COCO ground
+        truth), scored by top-1 / top-5 hits per image."""
         return self.label_format is None
+
+    @property
+    def rotated(self) -> bool:
+        """Rotated boxes (corner labels): Ultralytics' rotated NMS and mAP, which the COCO toolkit cannot score."""
+        return self.label_format == "corners"
 
     def resolve(self, field: str) -> Any:
         """The class a reference field names (model, trainer, validator); imports torch / Ultralytics."""

@@ -187,7 +187,7 @@ def check_dataset(data: str | Path, task: str) -> CheckReport:
     """Check a detect/segment/pose/obb ``data.yaml`` or a classification directory; raise DatasetError on errors."""
     if task not in TASK_TABLE:
         raise DatasetError(f"task {task!r} is not known", key="--task", allowed=list(TASK_TABLE))
-    if TASK_TABLE[task].folders:
+    if TASK_TABLE[task].classification:
         return check_classify(Path(data), task)
     d = read_data_yaml(data, task)
     report = CheckReport(task)

@@ -275,7 +275,7 @@ def generate(out: str | Path, spec: SynthSpec | None = None, verbose: bool = Tru
 
     counts: dict[str, Any] = {}
     with atomic_dir(out) as tmp:
-        if spec.row.folders:
+        if spec.row.classification:
             for split, n in (("train", spec.n_train), ("val", spec.n_val)):
                 counts[split] = write_classify_split(tmp, spec, split, n, progress)
             data_ref = str(out)  # Ultralytics takes the dataset directory for classification
@@ -299,10 +299,10 @@ def generate(out: str | Path, spec: SynthSpec | None = None, verbose: bool = Tru
             (tmp / "data.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
             data_ref = str(out / "data.yaml")
         # classification indices follow the sorted class directories (ImageFolder), detection ones the YAML
-        names = sorted(spec.names) if spec.row.folders else spec.names
+        names = sorted(spec.names) if spec.row.classification else spec.names
         manifest = {"kind": "synthetic", "spec": dataclasses.asdict(spec), "data": data_ref, "counts": counts,
                     "names": names,
-                    "coco_gt": None if spec.row.folders else str(out / "annotations" / "val.json"),
+                    "coco_gt": None if spec.row.classification else str(out / "annotations" / "val.json"),
                     "category_ids": list(range(1, len(spec.names) + 1))}
         (tmp / "dataset.json").write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
     return manifest

@@ -117,7 +117,7 @@ def check_dataset_for(task: str, data: str | Path, model) -> tuple[Any, int | No
     from ..data.check import check_split_labels
     from ..data.datayaml import DatasetError, read_data_yaml
 
-    if task == "classify":
+    if task_row(task).classification:
         root = Path(data)
         if not (root / "val").is_dir():
             raise DatasetError("no val/ split directory", file=root, key="--data",
@@ -128,7 +128,7 @@ def check_dataset_for(task: str, data: str | Path, model) -> tuple[Any, int | No
         raise DatasetError(f"the dataset has {d.nc} classes, the checkpoint {len(model.names)}", file=d.file,
                            key="names", allowed="a checkpoint trained on this dataset")
     model_kpt = getattr(model.model, "kpt_shape", None)
-    if task == "pose" and model_kpt is not None and list(model_kpt) != list(d.kpt_shape):
+    if task_row(task).keypoints and model_kpt is not None and list(model_kpt) != list(d.kpt_shape):
         # Ultralytics would fail deep inside its pose validator reshaping the keypoints
         raise DatasetError(f"the dataset's keypoints are {d.kpt_shape}, the checkpoint's {list(model_kpt)}",
                            file=d.file, key="kpt_shape", allowed=f"{list(model_kpt)} (a checkpoint trained on it)")
@@ -219,7 +219,7 @@ def evaluate(checkpoint: str | Path, data: str | Path, task: str | None = None, 
 
     def count_before_inference(validator) -> None:
         """Runs once the dataset is scanned, before the model sees an image: a silent subset stops here."""
-        if task == "classify":
+        if task_row(task).classification:
             captured["counts"] = counting.classify_counts(validator), None
         elif iou_types(task):
             captured["counts"] = counting.coco_counts(validator, gt_json, iou_types(task)[-1], data_file)
@@ -274,7 +274,7 @@ def evaluate(checkpoint: str | Path, data: str | Path, task: str | None = None, 
         for iou_type in iou_types(task):
             result["coco"][iou_type] = score(gt_path, predictions, iou_type, backend, max_dets=max_det,
                                              img_ids=evaluated_ids if subset else None)
-    elif task == "classify":
+    elif task_row(task).classification:
         predictions = classify_records(validator)
         agreed, reason = cross_check(result["ultralytics"], result["coco"])
         if reason:  # one of the two scored something else than the other: keep only the COCO numbers, say why

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UserError
+from ..registry import TASK_TABLE
 # the file side (formats, checksum, loading) lives apart so that evaluate() loads an artifact without an import cycle
 from .artifact_file import FORMATS, check_artifact, file_sha256  # noqa: F401  (this module's API too)
 
@@ -77,7 +78,7 @@ def evaluate_artifact(checkpoint: str | Path, artifact: str | Path, data: str | 
                    out=out_dir / f"artifact_{Path(artifact).stem}.json", **common)
     task = art["task"]
     iou_type = (iou_types(task) or [None])[-1]
-    if task == "obb":  # no COCO-toolkit metric and no per-image matching to resample: the point difference only
+    if not TASK_TABLE[task].resamplable:  # rotated boxes: no COCO-toolkit metric, no per-image matching to resample
         key = "metrics/mAP50-95(B)"
         a, b = eager["ultralytics"].get(key), art["ultralytics"].get(key)
         delta = {"metric": "mAP50-95 (Ultralytics, rotated boxes)", "value_a": a, "value_b": b, "delta": b - a,

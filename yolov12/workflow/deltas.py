@@ -84,7 +84,7 @@ def paired_deltas(plan, index: dict[str, Any], accuracy: list[dict[str, Any]]) -
             gt = next(iter(evs.values()))["dataset"].get("gt_sha256")
             key = (task, metric, iou_type, gt)
             if key not in resampled:
-                resampled[key] = Resampled("top1" if row.folders else "AP", iou_type, boot["n_boot"], seed=0)
+                resampled[key] = Resampled("top1" if row.classification else "AP", iou_type, boot["n_boot"], seed=0)
             d = seeds_delta({r["run_dir"]: evs[r["run_dir"]] for r in base},
                             {r["run_dir"]: evs[r["run_dir"]] for r in mine}, level=boot["level"],
                             resampled=resampled[key])

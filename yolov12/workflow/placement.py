@@ -20,7 +20,7 @@ def data_path(manifest: str, task: str) -> str:
     real = next((d for d in REAL_DATA.values() if d.manifest == name), None)
     if real is not None:
         return prepared_path(root, real.data.format(task=task))
-    return root if TASK_TABLE[task].folders else f"{root}/data.yaml"
+    return root if TASK_TABLE[task].classification else f"{root}/data.yaml"
 
 
 def prepared_path(root: str, relative: str) -> str:
