@@ -80,10 +80,11 @@ def test_plan_places_each_task_data_by_its_row(tmp_path, name, kind):
         assert placed["nc"] == (1 if row.keypoints else 2)
 
 
-@pytest.fixture
-def throwaway():
-    """A new task that is one table row: a detector under another name (its definition is detect's)."""
-    row = dataclasses.replace(TASK_TABLE["detect"], name="throwaway", metrics=(("AP50", "box AP50"), ("AP", "box AP")))
+@pytest.fixture(params=list(TASK_TABLE))
+def throwaway(request):
+    """A new task that is one table row: a copy of an existing task's row under another name and headline."""
+    template = TASK_TABLE[request.param]
+    row = dataclasses.replace(template, name="throwaway", metrics=template.metrics[::-1])
     registry.register_task(row)
     yield row
     registry.unregister_task("throwaway")
@@ -91,7 +92,8 @@ def throwaway():
 
 
 def test_a_new_task_is_one_row(tmp_path, throwaway):
-    """Data, model, trainer, report columns, headline metric and plan placement of a task added only to the table."""
+    """Data, its check, model, trainer, report columns and curves, headline metric, COCO scores and plan placement
+    of a task added only to the table (its definition and label format are its template's)."""
     from yolov12.data.check import check_dataset
     from yolov12.data.synth import generate
     from yolov12.evaluate import iou_types
@@ -104,14 +106,16 @@ def test_a_new_task_is_one_row(tmp_path, throwaway):
     manifest = generate(tmp_path / "set", task="throwaway", verbose=False, **TINY_SET)
     assert check_dataset(manifest["data"], "throwaway").task == "throwaway"
     model = torch_model("yolov12", "n", "throwaway", "full", 3)
-    assert type(model).__name__ == "DetectionModel" and model.yaml["nc"] == 3
-    assert trainer_class("throwaway").__name__ == "SuiteDetectionTrainer"
-    assert task_metrics("throwaway")[0] == ("AP50", "box AP50") and iou_types("throwaway") == ["bbox"]
-    assert task_keys("throwaway", ["train/box_loss", "train/seg_loss", "metrics/mAP50(B)"]) == [
-        "train/box_loss", "metrics/mAP50(B)"]
+    assert type(model) is throwaway.resolve("model") and model.yaml["nc"] == 3
+    assert trainer_class("throwaway") is throwaway.resolve("trainer")
+    assert task_metrics("throwaway") == throwaway.metrics and iou_types("throwaway") == list(throwaway.iou_types)
+    columns = [f"train/{loss}" for loss in throwaway.losses] + ["train/not_a_loss", "lr/pg0"]
+    assert task_keys("throwaway", columns) == columns[:-2] + ["lr/pg0"]
     write_tiny(tmp_path)
     plan = make_plan(tiny_config(tmp_path), "tiny.yaml", ROOT)
-    assert plan.dataset("throwaway")["data"].endswith("/data/throwaway/data.yaml")
+    placed = plan.dataset("throwaway")
+    assert placed["manifest"].endswith("/data/throwaway/dataset.json")
+    assert placed["data"].endswith("/data/throwaway" if throwaway.classification else "/data/throwaway/data.yaml")
 
 
 def test_unknown_rows_are_refused():
