@@ -20,7 +20,8 @@ from typing import Any
 from ..errors import UserError
 from ..registry import JOB_KINDS, PAPER_NC, REAL_DATA, TASK_TABLE
 from . import checks, identity, schemas, studies, tracking
-from .placement import SYNTHETIC_MANIFEST, data_path, device_string  # noqa: F401  (data_path: the plan's inverse, used by the jobs)
+# data_path: the plan's inverse, used by the jobs
+from .placement import SYNTHETIC_MANIFEST, data_path, device_string  # noqa: F401
 
 # what the aggregation writes into results/<config>/ (docs/results-schema.md)
 AGGREGATED = ("accuracy.csv", "deltas.csv", "complexity.csv", "latency.csv", "latency_runs.csv",
