@@ -4,9 +4,15 @@
 #   snakemake --configfile workflows/config/paper.yaml --profile workflows/profiles/slurm  the paper, SLURM
 # The parse only plans (yolov12.workflow.plan: no torch, no Ultralytics, no file written); each stage is
 # workflows/<stage>.smk calling the package through `python -m yolov12`.
+import os
+
 from snakemake.utils import min_version
 
 min_version("9.0")
+
+
+# the embedded default; `--config key=value` merges into it, a `--configfile` replaces it (workflows/common.smk)
+configfile: os.path.join(workflow.basedir, "workflows", "config", "default.yaml")
 
 
 include: "workflows/common.smk"

@@ -400,5 +400,5 @@ print(sub.choices["val"].format_help())
     proc = subprocess.run([python, "-c", code], capture_output=True, text=True, env=env, timeout=120)
     assert proc.returncode == 0, proc.stderr
     first, help_text = proc.stdout.split("\n", 1)
-    assert first == "auto None cmd_val"
+    assert first == "fp32 None cmd_val"  # the evaluate settings' precision (yolov12.settings), as the workflow's
     assert "(default: 0.001)" in help_text and "example:\n  yolov12 val --model" in help_text

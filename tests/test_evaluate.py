@@ -234,9 +234,9 @@ def test_obb_counts_come_from_the_label_files(small):
 
 
 @pytest.mark.gpu
-def test_cuda_validates_in_fp16_by_default_and_records_it(small):
+def test_auto_precision_validates_in_fp16_on_cuda_and_records_it(small):
     data, ckpt = small["detect"]
-    auto = evaluate(ckpt, data, imgsz=64, device="cuda:0")
+    auto = evaluate(ckpt, data, imgsz=64, device="cuda:0", precision="auto")
     fp32 = evaluate(ckpt, data, imgsz=64, device="cuda:0", precision="fp32")
     assert (auto["precision"], fp32["precision"]) == ("fp16", "fp32")
     assert auto["settings"]["device"].startswith("cuda") and auto["counts"] == fp32["counts"]

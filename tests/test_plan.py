@@ -297,3 +297,76 @@ def test_identity_is_canonical_and_real_data_is_known_by_content(tmp_path, monke
     assert ident(root) != first  # one more image
     (root / "annotations" / "instances_val2017.json").write_text('{"images": [1]}')
     assert ident(root)["annotations/instances_val2017.json"] != first["annotations/instances_val2017.json"]
+
+
+def planned_outputs(text: str, name: str) -> set[str]:
+    """The result files a dry run lists (``output: a, b`` lines), by file name."""
+    found = set()
+    for line in text.splitlines():
+        if line.strip().startswith("output:"):
+            found |= {p.strip() for p in line.split(":", 1)[1].split(",") if p.strip().endswith("/" + name)}
+    return found
+
+
+def test_config_on_the_command_line_merges_into_the_default(tmp_path):
+    """Snakemake's own convention: the Snakefile's `configfile:` is the embedded default and `--config` merges into
+    it. The dry run trains exactly what the default's plan with seeds [0, 1] trains (every study's runs twice)."""
+    from yolov12.workflow.configfiles import from_snakemake
+
+    proc = dry_run(tmp_path, "--config", "seeds=[0,1]")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    plan = from_snakemake([], {"seeds": [0, 1]}, ROOT, tmp_path)
+    assert {r.seed for r in plan.runs} == {0, 1}
+    assert planned_outputs(proc.stdout, "train.json") == set(plan.outputs("train"))
+    default = from_snakemake([], {}, ROOT, tmp_path)
+    assert len(plan.outputs("train")) > len(default.outputs("train"))
+
+
+@pytest.mark.parametrize("override, key", [("scales=[q]", "scales.0"), ("synthetic=true", "synthetic"),
+                                           ("latency={'warmup_s':-1}", "latency.warmup_s")])
+def test_an_override_error_names_config_not_the_file(tmp_path, override, key):
+    proc = dry_run(tmp_path, "--config", override)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    line = proc.stderr.strip().splitlines()[-1]
+    assert line.startswith(f"error: --config: {key}:"), line
+    assert "default.yaml" not in line and "Traceback" not in proc.stderr
+    if key == "synthetic":
+        assert "data.kind" in line
+
+
+def test_synthetic_is_data_kind_and_the_doubled_key_is_refused(tmp_path):
+    from yolov12.errors import UserError
+    from yolov12.workflow.plan import make_plan
+
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("name: c\nsynthetic: true\nscales: [n]\n")
+    proc = dry_run(tmp_path, "--configfile", str(cfg))
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines()[-1].startswith(f"error: {cfg}: synthetic:")
+    plan = make_plan(load_yaml_file(PAPER), str(PAPER), ROOT)
+    assert plan.config["data"]["kind"] == "real" and "synthetic" not in plan.config
+    with pytest.raises(UserError):
+        make_plan({**load_yaml_file(PAPER), "synthetic": False}, str(PAPER), ROOT)
+
+
+def load_yaml_file(path: Path) -> dict:
+    from yolov12.yamlio import load_yaml
+
+    return load_yaml(path)
+
+
+def test_a_relative_ablations_dir_is_relative_to_the_working_directory(tmp_path):
+    """Run from another folder (`--directory`): a config's relative `ablations_dir` is that folder's, as Snakemake
+    reads every relative path of a workflow; the embedded default still finds the workflow's own studies."""
+    work = tmp_path / "work"
+    (work / "studies").mkdir(parents=True)
+    (work / "studies" / "mine.yaml").write_text(yaml.safe_dump({"study": "mine", "table": "T", "title": "t",
+                                                                "measure": ["complexity"],
+                                                                "variants": {"a": {}, "b": {"knobs": {"pe_kernel": 5}}}}))
+    cfg = work / "c.yaml"
+    cfg.write_text(yaml.safe_dump({"name": "c", "ablations_dir": "studies", "studies": ["mine"], "scales": ["n"]}))
+    proc = dry_run(work, "--configfile", str(cfg))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert len(planned_outputs(proc.stdout, "complexity.json")) == 2
+    default = dry_run(work)
+    assert default.returncode == 0 and job_counts(default.stdout)["train"] >= 28, default.stderr[-2000:]

@@ -278,6 +278,21 @@ def test_pdf_renders(report, tmp_path):
 
 
 # ------------------------------------------------------------------------------------------------------ inputs
+@pytest.mark.parametrize("kind", ["synthetic", "real"])
+def test_synthetic_is_the_configs_data_kind_never_a_dataset_name(tmp_path, kind):
+    """Without the flag the report reads data.kind from the results' config.json; a real config whose dataset
+    happens to be named synth... is not called synthetic (the report used to guess from such names)."""
+    results = tmp_path / "results" / "fixture"
+    shutil.copytree(FIXTURES, results, ignore=shutil.ignore_patterns("reference_logs", "*.py", "curves.csv"))
+    config = json.loads((results / "config.json").read_text())
+    (results / "config.json").write_text(json.dumps({**config, "data": {"kind": kind}}))
+    accuracy = results / "accuracy.csv"
+    accuracy.write_text(accuracy.read_text().replace("datasets/coco/coco.yaml", "datasets/synth-detect/data.yaml"))
+    render_report(results, tmp_path / "out", pdf=False)
+    md = (tmp_path / "out" / "report.md").read_text()
+    assert ("checks the pipeline, not the paper" in md) == (kind == "synthetic")
+
+
 def test_synthetic_default_config_says_so_up_front(tmp_path):
     import argparse
 

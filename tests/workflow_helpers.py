@@ -31,7 +31,7 @@ TINY_STUDY = {
 
 def tiny_config(tmp: Path, **overrides) -> dict:
     cfg = {
-        "name": "tiny", "synthetic": True, "studies": ["tiny"], "scales": ["n"], "ablations_dir": str(tmp / "ablations"),
+        "name": "tiny", "studies": ["tiny"], "scales": ["n"], "ablations_dir": str(tmp / "ablations"),
         "data": {"kind": "synthetic", "synthetic": {"n_train": 8, "n_val": 4, "imgsz": 64, "nc": 2, "max_objects": 2}},
         "train": {"epochs": 1, "imgsz": 64, "batch": 4, "workers": 0,
                   "recipe": {"nbs": 4, "plots": False, "warmup_epochs": 0}},

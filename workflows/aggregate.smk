@@ -35,4 +35,4 @@ rule aggregate:
     localrule: True
     shell:
         "\"$YOLOV12_PYTHON\" -m yolov12 workflow aggregate --config {params.config:q} --results {params.results}"
-        " --basedir \"$YOLOV12_BASEDIR\" --uri \"$(cat {input.store})\" > {log} 2>&1"
+        " --uri \"$(cat {input.store})\" > {log} 2>&1"

@@ -1,14 +1,16 @@
-# The plan: the config validated and resolved into runs, run directories, job specs and resources
-# (yolov12/workflow/plan.py). Any bad input stops here, before the first job, in one line.
+# The plan: the config (yolov12/workflow/configfiles.py: Snakemake's configfile: and --config) validated and resolved
+# into runs, run directories, job specs and resources (yolov12/workflow/plan.py). Any bad input stops here, before
+# the first job, in one line.
 import os
 import sys
 
 from yolov12.errors import UserError
 from yolov12.registry import JOB_KINDS, TASKS
-from yolov12.workflow import plan as _plan
+from yolov12.workflow import configfiles as _configfiles
 
 try:
-    PLAN = _plan.from_snakemake(config, workflow.overwrite_configfiles, workflow.basedir)
+    PLAN = _configfiles.from_snakemake(workflow.overwrite_configfiles, dict(workflow.config_settings.config),
+                                       workflow.basedir, os.getcwd())
 except UserError as _e:
     print(f"error: {_e}", file=sys.stderr)
     sys.exit(2)

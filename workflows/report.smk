@@ -22,7 +22,7 @@ rule report:
         out=lambda w, output: os.path.dirname(output.md),
         name=PLAN.name,
         logs=f"--reference-logs {config['reference_logs']}" if config["reference_logs"] else "",
-        synthetic="--synthetic" if config["synthetic"] else "--not-synthetic",
+        synthetic="--synthetic" if config["data"]["kind"] == "synthetic" else "--not-synthetic",
     localrule: True
     shell:
         "(\"$YOLOV12_PYTHON\" -m yolov12 report --results {params.results} --out {params.out} --config-name {params.name}"

@@ -11,7 +11,8 @@ import logging
 import sys
 
 from . import __version__, registry
-from .cliargs import HELP_FORMAT, add_ablations_dir, add_model_args, example, positive_int
+from .cliargs import HELP_FORMAT, add_ablations_dir, add_model_args, add_setting, example, positive_int
+from .settings import COMPLEXITY, SELECTION
 from .errors import UserError, main_guard
 
 
@@ -83,11 +84,9 @@ def cmd_variants(args) -> int:
 
 def cmd_workflow(args) -> int:
     if args.workflow_command == "check":
-        from .workflow.plan import from_snakemake
-        from .yamlio import load_yaml
+        from .workflow.configfiles import from_snakemake
 
-        config = load_yaml(args.config, "config file")
-        plan = from_snakemake(config if isinstance(config, dict) else {}, [args.config], args.basedir)
+        plan = from_snakemake([args.config], {}, args.basedir, args.basedir)
         jobs = {kind: len(plan.run_dirs(kind)) for kind in registry.JOB_KINDS}
         print(f"{args.config}: valid; {len(plan.runs)} study runs, {len(plan.groups)} run directories; jobs: "
               + ", ".join(f"{k} {n}" for k, n in jobs.items() if n))
@@ -130,13 +129,13 @@ def cmd_yolo(args) -> int:
 def add_workflow_parsers(sub) -> None:
     p = sub.add_parser("variants", help="list every study and variant with its resolved knobs",
                        formatter_class=HELP_FORMAT, epilog=example("yolov12 variants --studies relan --scales n l"))
-    p.add_argument("--studies", nargs="+", default=["all"], help="study names, or all")
+    add_setting(p, SELECTION, "studies", nargs="+", help="study names, or all")
     from .cliargs import add_scales
 
     add_scales(p)
     add_ablations_dir(p)
-    p.add_argument("--seeds", nargs="+", type=int, default=[0])
-    p.add_argument("--opt-in", nargs="*", default=["extras"], help="opt-in groups to include")
+    add_setting(p, SELECTION, "seeds", nargs="+", type=int)
+    add_setting(p, SELECTION, "opt_in", nargs="*", help="opt-in groups to include (e.g. extras)")
     p.add_argument("--json", action="store_true", help="one JSON object per line")
     p.set_defaults(func=cmd_variants)
     wf = sub.add_parser("workflow", help="workflow jobs (called by the Snakefile)")
@@ -145,7 +144,8 @@ def add_workflow_parsers(sub) -> None:
                         formatter_class=HELP_FORMAT,
                         epilog=example("yolov12 workflow check workflows/config/paper.yaml"))
     p.add_argument("config", help="a workflow config file")
-    p.add_argument("--basedir", default=".", help="the workflow's folder (ablations_dir is relative to it)")
+    p.add_argument("--basedir", default=".", help="the folder a relative ablations_dir is relative to (the "
+                   "workflow's working directory)")
     p = wsub.add_parser("run", help="run one job from its spec")
     p.add_argument("kind", choices=list(registry.JOB_KINDS))
     p.add_argument("--spec", required=True, help="the job's identity (JSON text, or a file)")
@@ -166,7 +166,8 @@ def add_workflow_parsers(sub) -> None:
     p = wsub.add_parser("aggregate", help="write the tidy CSVs, deltas and MLflow summary runs")
     p.add_argument("--config", required=True, help="the workflow's resolved config (JSON text, or a file)")
     p.add_argument("--results", required=True)
-    p.add_argument("--basedir", default=".", help="the workflow's folder (ablations_dir is relative to it)")
+    p.add_argument("--basedir", default=".", help="the folder a relative ablations_dir is relative to (the "
+                   "workflow's working directory)")
     p.add_argument("--uri", help="the MLflow store (default: the config's)")
     from .workflow.cost.cli import add_plan_parser
 
@@ -205,7 +206,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("summary", help="params and GFLOPs (paper convention)", formatter_class=HELP_FORMAT,
                        epilog=example("yolov12 summary --scales n s m --imgsz 640"))
     add_model_args(p, many_scales=True)
-    p.add_argument("--imgsz", type=positive_int, default=640)
+    add_setting(p, COMPLEXITY, "imgsz", type=positive_int)
     p.add_argument("--csv", default=None, help="also write the table to this CSV file")
     p.set_defaults(func=cmd_summary)
     from .data.cli import add_parsers as add_data_parsers

@@ -1,11 +1,14 @@
 """Command-line arguments shared by the subcommands, each defined once: model selection, --scales, --devices,
---ablations-dir. Light (argparse + the registry): building the parser imports neither torch nor Ultralytics."""
+--ablations-dir, and a flag whose default is a setting's (``add_setting``: ``yolov12.settings``, where the workflow
+config's schema takes its defaults too). Light (argparse + the registry): building the parser imports neither torch
+nor Ultralytics."""
 
 from __future__ import annotations
 
 import argparse
 
 from . import registry
+from .settings import LATENCY, SELECTION, Group
 from .yamlio import loads
 
 HELP_FORMAT = argparse.ArgumentDefaultsHelpFormatter
@@ -108,18 +111,31 @@ def add_model_args(p: argparse.ArgumentParser, many_scales: bool = False) -> Non
                    help="architecture knob, repeatable (see 'yolov12 models')")
 
 
+def add_setting(p: argparse.ArgumentParser, group: Group, key: str, *flags: str, **kwargs) -> argparse.Action:
+    """A flag whose default is the setting ``group.key`` (a list of one where the flag takes several values and the
+    setting is one); the action remembers which setting it is (tests/test_settings.py compares every such flag's
+    default with the config schema's)."""
+    default = getattr(group, key)
+    if kwargs.get("nargs") in ("+", "*") and not isinstance(default, list):
+        default = [default]
+    where = f"the config's {'.'.join((*group.path, key))}"
+    kwargs["help"] = f"{kwargs.get('help') or group.help(key) or ''} ({where})".lstrip()
+    action = p.add_argument(*(flags or (f"--{key.replace('_', '-')}",)), default=default, **kwargs)
+    action.setting = (group.name, key)
+    return action
+
+
 def add_scales(p: argparse.ArgumentParser, default=registry.SCALES) -> None:
     p.add_argument("--scales", "--scale", nargs="+", default=list(default), choices=registry.SCALES, metavar="SCALE",
                    dest="scales", help=f"scales ({' '.join(registry.SCALES)})")
 
 
-def add_devices(p: argparse.ArgumentParser, default=("cpu",)) -> None:
-    p.add_argument("--devices", "--device", nargs="+", default=list(default), metavar="DEVICE", dest="devices",
-                   help="torch devices: cpu, cuda:0, ...")
+def add_devices(p: argparse.ArgumentParser) -> None:
+    add_setting(p, LATENCY, "devices", "--devices", "--device", nargs="+", metavar="DEVICE", dest="devices")
 
 
 def add_ablations_dir(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--ablations-dir", default="ablations", help="folder of the study files (<study>.yaml)")
+    add_setting(p, SELECTION, "ablations_dir", help="folder of the study files (<study>.yaml)")
 
 
 def example(text: str) -> str:

@@ -10,6 +10,8 @@ import dataclasses
 import json
 
 from ..registry import TASKS
+from ..cliargs import add_setting
+from ..settings import SYNTHETIC
 from .synth_spec import SynthSpec
 
 
@@ -34,13 +36,8 @@ def add_parsers(subparsers) -> None:
                 "yolov12 data synth --task detect --out datasets/synth-detect --n-train 256 --imgsz 160")
     p.add_argument("--task", default=d["task"], choices=list(TASKS))
     p.add_argument("--out", required=True, help="output directory (replaced atomically)")
-    p.add_argument("--n-train", type=int, default=d["n_train"], help="train images")
-    p.add_argument("--n-val", type=int, default=d["n_val"], help="val images")
-    p.add_argument("--imgsz", type=int, default=d["imgsz"], help="image width (and height unless --height)")
-    p.add_argument("--height", type=int, default=d["height"], help="image height (None: square)")
-    p.add_argument("--nc", type=int, default=d["nc"], help="classes = shapes (pose: always 1)")
-    p.add_argument("--max-objects", type=int, default=d["max_objects"], help="objects per image at most")
-    p.add_argument("--seed", type=int, default=d["seed"], help="same seed and arguments, same bytes")
+    for key in ("n_train", "n_val", "imgsz", "height", "nc", "max_objects", "seed"):  # the config's data.synthetic
+        add_setting(p, SYNTHETIC, key, type=int)
 
     p = _parser(sub, "check", "check labels, images and data.yaml before training (errors name file:line)",
                 "yolov12 data check --data datasets/synth-detect/data.yaml --task detect")

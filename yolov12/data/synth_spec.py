@@ -6,6 +6,7 @@ import dataclasses
 
 from ..errors import UserError
 from ..registry import TASK_TABLE, Task
+from ..settings import SYNTHETIC
 
 TASKS = TASK_TABLE  # every task of the suite has a synthetic set, drawn in its row's label format
 SHAPES = ("circle", "square", "triangle", "hexagon", "star", "cross", "diamond", "pentagon")
@@ -14,13 +15,13 @@ SHAPES = ("circle", "square", "triangle", "hexagon", "star", "cross", "diamond",
 @dataclasses.dataclass(frozen=True)
 class SynthSpec:
     task: str = "detect"
-    n_train: int = 256
-    n_val: int = 64
-    imgsz: int = 160  # image width (and height, unless ``height`` is given)
-    height: int | None = None
-    nc: int = 5
-    max_objects: int = 6
-    seed: int = 0
+    n_train: int = SYNTHETIC.n_train  # the synthetic settings' defaults (yolov12.settings), as the config's
+    n_val: int = SYNTHETIC.n_val
+    imgsz: int = SYNTHETIC.imgsz  # image width (and height, unless ``height`` is given)
+    height: int | None = SYNTHETIC.height
+    nc: int = SYNTHETIC.nc
+    max_objects: int = SYNTHETIC.max_objects
+    seed: int = SYNTHETIC.seed
 
     def __post_init__(self):
         # keys are the command-line flags of 'yolov12 data synth', which builds this spec from them

@@ -35,6 +35,7 @@ from typing import Any
 from ..errors import UserError
 from ..io import write_json
 from ..registry import task as task_row
+from ..settings import EVALUATE
 from .cocoeval import BACKENDS, EvaluationError, load_gt, score
 from .settings import PRECISION_CHOICES, check_imgsz, check_settings, resolve_device, resolve_precision
 
@@ -172,14 +173,16 @@ def classify_records(validator) -> list[dict[str, Any]]:
 
 
 def evaluate(checkpoint: str | Path, data: str | Path, task: str | None = None, gt: str | Path | None = None,
-             backend: str = "pycocotools", imgsz: int | None = None, conf: float = 0.001, iou: float = 0.7,
-             max_det: int = 100, rect: bool = True, half: bool | None = None, batch: int = 16,
+             backend: str = EVALUATE.backend, imgsz: int | None = None, conf: float = EVALUATE.conf,
+             iou: float = EVALUATE.iou, max_det: int = EVALUATE.max_det, rect: bool = True, half: bool | None = None,
+             batch: int = EVALUATE.batch,
              device: str | None = None, out: str | Path | None = None, workers: int = 0, verbose: bool = False,
-             precision: str = "auto", allow_subset: bool = False, artifact: str | Path | None = None
+             precision: str = EVALUATE.precision, allow_subset: bool = False, artifact: str | Path | None = None
              ) -> dict[str, Any]:
     """Evaluate ``checkpoint`` on the val split of ``data``; write ``out`` (JSON) if given and return the result.
 
-    precision: auto (fp16 on CUDA, as the paper validates; fp32 elsewhere), fp16 (CUDA only) or fp32; ``half`` is
+    precision: fp32 (the default: the evaluate settings', yolov12.settings), fp16 (CUDA only) or auto (fp16 on CUDA,
+    as the paper validates; fp32 elsewhere); ``half`` is
     the old spelling (True = fp16, False = fp32, None = use ``precision``). allow_subset: score the images that could
     be evaluated when some could not. artifact: an export of ``checkpoint`` (ONNX, TorchScript, TensorRT engine)
     that runs instead of the checkpoint, through the same validator, NMS and scoring (``yolov12.evaluate.artifact``);

@@ -27,12 +27,13 @@ from typing import Any
 
 from ..errors import UserError
 from ..registry import TASK_TABLE
+from ..settings import BOOTSTRAP, EVALUATE, EXPORT
 # the file side (formats, checksum, loading) lives apart so that evaluate() loads an artifact without an import cycle
 from .artifact_file import FORMATS, check_artifact, file_sha256  # noqa: F401  (this module's API too)
 
-DEFAULT_TOLERANCE = 0.005
+DEFAULT_TOLERANCE = EXPORT.ap_tolerance
 FLAG = "fast but not the same model"
-def export_artifact(checkpoint: str | Path, out_dir: str | Path, fmt: str = "onnx", imgsz: int = 640,
+def export_artifact(checkpoint: str | Path, out_dir: str | Path, fmt: str = "onnx", imgsz: int = EXPORT.imgsz,
                     precision: str = "fp32", device: str = "cpu") -> Path:
     """Export ``checkpoint`` with Ultralytics' exporter (static shape, batch 1, NMS outside the file as in the
     validator) to ``out_dir/<stem>_<precision><suffix>``; the path returned is the file to time and to evaluate."""
@@ -54,8 +55,9 @@ def export_artifact(checkpoint: str | Path, out_dir: str | Path, fmt: str = "onn
 
 def evaluate_artifact(checkpoint: str | Path, artifact: str | Path, data: str | Path, out_dir: str | Path,
                       imgsz: int | None = None, precision: str = "fp32", device: str = "cpu",
-                      eager_precision: str = "fp32", conf: float = 0.001, iou: float = 0.7, max_det: int = 100,
-                      batch: int = 16, backend: str = "pycocotools", n_boot: int = 1000, level: float = 0.95,
+                      eager_precision: str = "fp32", conf: float = EVALUATE.conf, iou: float = EVALUATE.iou,
+                      max_det: int = EVALUATE.max_det, batch: int = EVALUATE.batch, backend: str = EVALUATE.backend,
+                      n_boot: int = BOOTSTRAP.n_boot, level: float = BOOTSTRAP.level,
                       seed: int = 0, tolerance: float = DEFAULT_TOLERANCE, eager: dict | None = None
                       ) -> dict[str, Any]:
     """Evaluate ``artifact`` (an export of ``checkpoint``) and eager ``checkpoint`` on the val split of ``data``
@@ -139,5 +141,5 @@ def export_job_accuracy(spec: dict[str, Any], checkpoint: str | Path, artifact: 
     return evaluate_artifact(checkpoint, artifact, spec["data"], Path(spec["run_dir"]) / "export_accuracy",
                              imgsz=spec["imgsz"], precision="fp32", device="cpu", conf=s["conf"], iou=s["iou"],
                              max_det=s["max_det"], batch=s["batch"], backend=s["backend"],
-                             n_boot=boot.get("n_boot", 1000), level=boot.get("level", 0.95),
+                             n_boot=boot.get("n_boot", BOOTSTRAP.n_boot), level=boot.get("level", BOOTSTRAP.level),
                              tolerance=spec.get("ap_tolerance", DEFAULT_TOLERANCE))

@@ -35,6 +35,7 @@ import numpy as np
 
 from ..errors import UserError
 from ..registry import TASK_TABLE
+from ..settings import BOOTSTRAP
 from .cocoeval import STATS, keypoint_sigmas, load_gt, pycocotools_eval
 
 # metric -> (IoU threshold, None = all ten; area range label)
@@ -211,8 +212,8 @@ def resample_weights(n_images: int, n_boot: int, seed: int) -> np.ndarray:
     return np.stack([np.bincount(row, minlength=n_images) for row in draws])
 
 
-def paired_delta(gt, preds_a, preds_b, iou_type: str = "bbox", metric: str = "AP", n_boot: int = 1000,
-                 level: float = 0.95, seed: int = 0, max_dets: int = 100,
+def paired_delta(gt, preds_a, preds_b, iou_type: str = "bbox", metric: str = "AP", n_boot: int = BOOTSTRAP.n_boot,
+                 level: float = BOOTSTRAP.level, seed: int = 0, max_dets: int = 100,
                  kpt_sigmas: list[float] | None = None) -> dict[str, Any]:
     """``metric(b) - metric(a)`` on the full image set and its paired-bootstrap interval.
 
@@ -253,8 +254,8 @@ def paired_delta(gt, preds_a, preds_b, iou_type: str = "bbox", metric: str = "AP
             "seed": seed, "method": METHOD}
 
 
-def paired_top1_delta(records_a, records_b, n_boot: int = 1000, level: float = 0.95, seed: int = 0
-                      ) -> dict[str, Any]:
+def paired_top1_delta(records_a, records_b, n_boot: int = BOOTSTRAP.n_boot, level: float = BOOTSTRAP.level,
+                      seed: int = 0) -> dict[str, Any]:
     """Top-1 accuracy ``b - a`` and its paired-bootstrap interval from per-image outcomes (the classification
     ``predictions`` files of two ``yolov12 val`` results: ``{file, target, top5, correct}`` per image)."""
     check_arguments("AP", "bbox", n_boot, level)
@@ -301,8 +302,8 @@ def _iou_type(task: str, iou_type: str | None) -> str:
     return iou_type or TASK_TABLE[task].headline_iou_type
 
 
-def compare_results(result_a, result_b, metric: str = "AP", iou_type: str | None = None, n_boot: int = 1000,
-                    level: float = 0.95, seed: int = 0) -> dict[str, Any]:
+def compare_results(result_a, result_b, metric: str = "AP", iou_type: str | None = None, n_boot: int = BOOTSTRAP.n_boot,
+                    level: float = BOOTSTRAP.level, seed: int = 0) -> dict[str, Any]:
     """Paired bootstrap between two ``evaluate()`` results (dicts or eval.json paths) of the same task and ground
     truth. iou_type: bbox / segm / keypoints (None: the task's last, i.e. masks for segment, keypoints for pose)."""
     results, task = _load_results([result_a, result_b], "result_b")
@@ -319,7 +320,7 @@ class Resampled:
     """Checkpoints scored on the full image set and on the same image resamples (``resample_weights`` of one seed),
     each computed once: a baseline's seeds are shared by every variant compared with it."""
 
-    def __init__(self, metric: str = "AP", iou_type: str | None = None, n_boot: int = 1000, seed: int = 0):
+    def __init__(self, metric: str = "AP", iou_type: str | None = None, n_boot: int = BOOTSTRAP.n_boot, seed: int = 0):
         check_arguments(metric if metric != "top1" else "AP", iou_type or "bbox", n_boot, 0.95)
         self.metric, self.iou_type, self.n_boot, self.seed = metric, iou_type, n_boot, seed
         self._values: dict[str, tuple[float, np.ndarray]] = {}
@@ -367,7 +368,8 @@ class Resampled:
 
 
 def seeds_delta(results_a: dict[str, Any], results_b: dict[str, Any], metric: str = "AP",
-                iou_type: str | None = None, n_boot: int = 1000, level: float = 0.95, seed: int = 0,
+                iou_type: str | None = None, n_boot: int = BOOTSTRAP.n_boot, level: float = BOOTSTRAP.level,
+                seed: int = 0,
                 resampled: Resampled | None = None) -> dict[str, Any]:
     """``mean over b's seeds - mean over a's seeds`` of a metric, with the interval of
     ``yolov12.stats.seed_image_interval``: seeds and images (two levels) when both sides have at least two seeds,

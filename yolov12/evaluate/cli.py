@@ -9,7 +9,9 @@ from __future__ import annotations
 import argparse
 import json
 
+from ..cliargs import add_setting
 from ..registry import TASKS
+from ..settings import EVALUATE
 from .cocoeval import BACKENDS, STATS
 from .settings import PRECISION_CHOICES
 
@@ -31,17 +33,17 @@ def add_parsers(subparsers) -> None:
     p.add_argument("--data", required=True, help="data.yaml (classify: dataset directory)")
     p.add_argument("--task", default=None, choices=list(TASKS), help="expected task (None: the checkpoint's)")
     p.add_argument("--gt", default=None, help="COCO-format ground truth (None: from the dataset manifest)")
-    p.add_argument("--backend", default="pycocotools", choices=BACKENDS, help="COCO toolkit implementation")
+    add_setting(p, EVALUATE, "backend", choices=BACKENDS)
     p.add_argument("--imgsz", type=int, default=None,
                    help="a multiple of the model's largest stride (None: the checkpoint's training size)")
-    p.add_argument("--conf", type=float, default=0.001, help="confidence threshold in [0, 1)")
-    p.add_argument("--iou", type=float, default=0.7, help="NMS IoU threshold in (0, 1]")
-    p.add_argument("--max-det", type=int, default=100, help="detections per image at most")
+    add_setting(p, EVALUATE, "conf", type=float)
+    add_setting(p, EVALUATE, "iou", type=float)
+    add_setting(p, EVALUATE, "max_det", type=int)
     p.add_argument("--no-rect", action="store_true", help="square letterbox batches instead of rect batching")
-    p.add_argument("--precision", default="auto", choices=PRECISION_CHOICES,
-                   help="auto: fp16 on CUDA (as the paper validates), fp32 on CPU; fp16 on a CPU is refused")
+    add_setting(p, EVALUATE, "precision", choices=PRECISION_CHOICES,
+                help="auto: fp16 on CUDA (as the paper validates), fp32 on CPU; fp16 on a CPU is refused")
     p.add_argument("--half", action="store_true", help="same as --precision fp16")
-    p.add_argument("--batch", type=int, default=16, help="images per batch")
+    add_setting(p, EVALUATE, "batch", type=int)
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:N or N (None: cuda:0 if present, else cpu)")
     p.add_argument("--allow-subset", action="store_true",
                    help="score only the images that loaded when some could not (the result records subset: true); "

@@ -19,8 +19,9 @@ from typing import Any
 import numpy as np
 
 from ..errors import UserError
+from ..settings import EVALUATE
 
-BACKENDS = ("pycocotools", "faster-coco-eval")
+BACKENDS = tuple(EVALUATE.properties["backend"]["enum"])  # the evaluate settings' list (yolov12.settings)
 STATS = {
     "bbox": ["AP", "AP50", "AP75", "AP_small", "AP_medium", "AP_large", "AR1", "AR10", "AR100", "AR_small",
              "AR_medium", "AR_large"],

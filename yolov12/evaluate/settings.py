@@ -13,11 +13,12 @@ import re
 from typing import Any
 
 from ..errors import UserError
-from ..registry import PRECISIONS
+from ..settings import EVALUATE
 from .cocoeval import BACKENDS
 
-# Ultralytics validates in fp32 or fp16 (its `quantize=16`); bf16 is a latency setting, not a validation one.
-EVAL_PRECISIONS = tuple(p for p in PRECISIONS if p in ("fp32", "fp16"))
+# Ultralytics validates in fp32 or fp16 (its `quantize=16`); bf16 is a latency setting, not a validation one. The
+# list is the evaluate settings' (yolov12.settings: the config schema and `yolov12 val` read it there too).
+EVAL_PRECISIONS = tuple(EVALUATE.properties["precision"]["enum"])
 PRECISION_CHOICES = ("auto", *EVAL_PRECISIONS)  # auto: fp16 on CUDA (the paper's validation), fp32 elsewhere
 DEVICE_FORMS = "cpu, cuda, cuda:N, N or N,M (CUDA indices), mps"
 _DEVICE = re.compile(r"^(cpu|mps|cuda|cuda:\d+|\d+(,\d+)*)$")

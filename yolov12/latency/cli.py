@@ -140,7 +140,8 @@ def cmd_latency(args) -> int:
 
 
 def add_latency_parser(subparsers) -> argparse.ArgumentParser:
-    from ..cliargs import HELP_FORMAT, add_devices, example, int_at_least, seconds
+    from ..cliargs import HELP_FORMAT, add_devices, add_setting, example, int_at_least, seconds
+    from ..settings import LATENCY
 
     p = subparsers.add_parser("latency", help="latency matrix: device x precision x runtime x batch x imgsz x backend",
                               formatter_class=HELP_FORMAT,
@@ -148,26 +149,26 @@ def add_latency_parser(subparsers) -> argparse.ArgumentParser:
                                              "fp16 --runtime eager onnxruntime --json lat.json"))
     _add_model(p)
     add_devices(p)
-    p.add_argument("--precision", nargs="+", default=["fp32"], choices=list(registry.PRECISIONS))
-    p.add_argument("--runtime", nargs="+", default=["eager"], choices=list(registry.runtimes()))
-    p.add_argument("--batch", nargs="+", type=int_at_least(1), default=[1])
-    p.add_argument("--imgsz", nargs="+", type=int_at_least(32), default=[640])
+    add_setting(p, LATENCY, "precisions", "--precision", nargs="+", choices=list(registry.PRECISIONS),
+                dest="precision")
+    add_setting(p, LATENCY, "runtimes", "--runtime", nargs="+", choices=list(registry.runtimes()),
+                dest="runtime")
+    add_setting(p, LATENCY, "batch", nargs="+", type=int_at_least(1))
+    add_setting(p, LATENCY, "imgsz", nargs="+", type=int_at_least(32))
     p.add_argument("--backend", nargs="+", default=None, choices=list(backends()),
                    help="attention backend(s), one cell each (default: the model's knob); every cell records the "
                         "kernel that actually ran")
     p.add_argument("--scope", nargs="+", default=["forward"], choices=list(SCOPES),
                    help="forward: model only on a preprocessed tensor (paper convention); end2end: preprocessing + "
                         "forward + NMS on a uint8 image")
-    p.add_argument("--threads", type=int_at_least(1), default=None, help="CPU threads (default: physical cores)")
-    p.add_argument("--warmup-iters", type=int_at_least(0), default=10)
-    p.add_argument("--warmup-s", type=seconds(), default=1.0)
-    p.add_argument("--min-iters", type=int_at_least(2), default=50, help="timed iterations at least (2: a spread)")
-    p.add_argument("--min-s", type=seconds(), default=2.0)
+    add_setting(p, LATENCY, "threads", type=int_at_least(1))
+    add_setting(p, LATENCY, "warmup_iters", type=int_at_least(0))
+    add_setting(p, LATENCY, "warmup_s", type=seconds())
+    add_setting(p, LATENCY, "min_iters", type=int_at_least(2))
+    add_setting(p, LATENCY, "min_s", type=seconds())
     p.add_argument("--max-s", type=seconds(positive=True), default=None,
                    help="cap on the timed phase per cell (default: none)")
-    p.add_argument("--processes", type=int_at_least(1), default=3,
-                   help="independent processes (fresh interpreter, own warm-up) timing every cell in turn; a cell's "
-                        "95 %% interval comes from the spread between them, so it needs >= 3 (1: no interval)")
+    add_setting(p, LATENCY, "processes", type=int_at_least(1))
     p.add_argument("--tf32", action="store_true", help="allow TF32 in fp32 CUDA cells (default: true fp32)")
     p.add_argument("--compile-mode", default=None, help="torch.compile mode (default: torch's default)")
     p.add_argument("--onnx", default=None, help="time this ONNX file in the onnxruntime cells instead of exporting")

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import torch
 
+from ..settings import LATENCY
 from . import gate as G
 from .cell import Model, empty_cell, line, run_cell
 from .env import capture_env, default_threads, device_name, load_average, result_filename
@@ -168,11 +169,13 @@ def method_record(plan: TimingPlan, threads, fuse: bool, tf32: bool, tolerances,
             "contention": "yolov12.latency.conditions.judge between snapshots at the start and end of timing"}
 
 
-def measure(model=None, *, devices: Sequence[str] | str = ("cpu",), precisions: Sequence[str] | str = ("fp32",),
-            runtimes: Sequence[str] | str = ("eager",), batches: Sequence[int] | int = (1,),
-            imgszs: Sequence[int] | int = (640,), backends: Sequence[str | None] | str | None = (None,),
-            scopes: Sequence[str] | str = ("forward",), threads: int | None = None, warmup_iters: int = 10,
-            warmup_s: float = 1.0, min_iters: int = 50, min_s: float = 2.0, max_s: float | None = None,
+def measure(model=None, *, devices: Sequence[str] | str = tuple(LATENCY.devices),
+            precisions: Sequence[str] | str = tuple(LATENCY.precisions),
+            runtimes: Sequence[str] | str = tuple(LATENCY.runtimes), batches: Sequence[int] | int = (LATENCY.batch,),
+            imgszs: Sequence[int] | int = (LATENCY.imgsz,), backends: Sequence[str | None] | str | None = (None,),
+            scopes: Sequence[str] | str = ("forward",), threads: int | None = LATENCY.threads,
+            warmup_iters: int = LATENCY.warmup_iters, warmup_s: float = LATENCY.warmup_s,
+            min_iters: int = LATENCY.min_iters, min_s: float = LATENCY.min_s, max_s: float | None = None,
             tolerances: dict[str, float] | None = None, fuse: bool = True, tf32: bool = False,
             workdir: str | Path | None = None, onnx_file: str | Path | None = None, compile_mode: str | None = None,
             opset: int | None = None, simplify: bool = True, conf: float = 0.25, iou: float = 0.7,
@@ -185,7 +188,8 @@ def measure(model=None, *, devices: Sequence[str] | str = ("cpu",), precisions: 
         ``"yolov9t.yaml"``), an ``nn.Module`` (an Ultralytics model), or None (yolov12n).
     backends: attention backend per cell (None = as the model defines it): a value of the ``backend`` knob or
         ``sdpa_noflash`` (``yolov12.latency.kernels.backends()``).
-    threads: CPU threads for PyTorch and ONNX Runtime (default: physical cores); set for the whole run and recorded.
+    threads: CPU threads for PyTorch and ONNX Runtime (default: the latency settings', yolov12.settings; None:
+        physical cores); set for the whole run and recorded. The timing defaults are the latency settings' too.
     onnx_file: time this ONNX file in the ``onnxruntime`` cells instead of exporting the model (it is still gated
         against the model's eager fp32 outputs, so it must be an export of the same weights).
     """

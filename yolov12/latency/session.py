@@ -32,6 +32,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..settings import LATENCY
+
 # what makes a cell the cell it is: its samples are never pooled with another identity's (issue 21)
 IDENTITY = ("model", "scope", "backend", "threads", "device", "precision", "runtime", "batch", "imgsz")
 MIN_PROCESSES_FOR_INTERVAL = 3
@@ -47,11 +49,11 @@ class SessionSettings:
     (``require_intervals``). harness: further keyword options of ``yolov12.latency.core.Bench`` / the runtimes
     (tolerances, fuse, tf32, onnx_file, compile_mode, opset, simplify, conf, iou, max_det, det_min_match)."""
 
-    processes: int = 3
-    warmup_iters: int = 10
-    warmup_s: float = 1.0
-    min_iters: int = 50
-    min_s: float = 2.0
+    processes: int = LATENCY.processes  # the latency settings' (yolov12.settings)
+    warmup_iters: int = LATENCY.warmup_iters
+    warmup_s: float = LATENCY.warmup_s
+    min_iters: int = LATENCY.min_iters
+    min_s: float = LATENCY.min_s
     max_s: float | None = None
     harness: dict[str, Any] = field(default_factory=dict)
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..settings import LATENCY
 from ..stats import LEVEL, N_BOOT, bootstrap_ci, ratio_ci
 
 PERCENTILES = (50, 90, 95, 99)
@@ -136,10 +137,10 @@ def ratio_with_ci(cell_a: dict, cell_b: dict, level: float = LEVEL, n_boot: int 
 class TimingPlan:
     """How long to warm up and to time: each phase ends when both its count and its duration are reached."""
 
-    warmup_iters: int = 10
-    warmup_s: float = 1.0
-    min_iters: int = 50
-    min_s: float = 2.0
+    warmup_iters: int = LATENCY.warmup_iters  # the latency settings' (yolov12.settings)
+    warmup_s: float = LATENCY.warmup_s
+    min_iters: int = LATENCY.min_iters
+    min_s: float = LATENCY.min_s
     max_s: float | None = None  # optional cap on the timed phase (reported as ``capped``)
 
     def __post_init__(self):

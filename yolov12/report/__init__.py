@@ -69,9 +69,7 @@ def render_report(results_dir: str | Path, out_dir: str | Path, config_name: str
     results = load_results(results_dir, config_name, mapping)
     config_name = config_name or results.config_name
     prov = _prov.collect(config_name, results, provenance)
-    datasets = [r.get("dataset", "") for r in results.frames["accuracy"] if r.get("dataset")]
-    synthetic = prov["synthetic"] or (bool(datasets) and all("synth" in d.lower() for d in datasets))
-    prov["synthetic"] = synthetic
+    synthetic = prov["synthetic"]  # the config's data.kind (or the --synthetic flag), never a dataset's name
 
     tables = build_tables(results, synthetic)
     refs_table = provenance_table(Ctx(results, synthetic))

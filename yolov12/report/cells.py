@@ -103,7 +103,7 @@ class Ctx:
         self.runs = RunMedians(results.results_dir / "latency_runs.csv")
 
     def syn(self, run: Run | None) -> bool:
-        return self.synthetic or (run is not None and "synth" in run.dataset.lower())
+        return self.synthetic  # the config's data.kind (one key says it), never a guess from a dataset's name
 
     def acc_missing(self, run: Run | None, metric: str | None = None) -> str:
         if run is None:

@@ -66,8 +66,8 @@ def collect(config_name: str, results: Results, given: dict | None) -> dict:
     software.update(given.pop("software", None) or {})
     prov["software"] = software
     synthetic = given.pop("synthetic", None)
-    if synthetic is None:  # the CLI flag, else the resolved config, else the embedded default's name
-        synthetic = results.config.get("synthetic", config_name == "default")
+    if synthetic is None:  # the CLI flag, else the resolved config's data.kind (the one key that says it)
+        synthetic = (results.config.get("data") or {}).get("kind") == "synthetic"
     prov["synthetic"] = bool(synthetic)
     if results.config.get("seeds") is not None:
         given.setdefault("seeds", ", ".join(str(s) for s in results.config["seeds"]))

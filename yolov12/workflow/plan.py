@@ -10,6 +10,7 @@ the results.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import os
@@ -30,6 +31,9 @@ AGGREGATED = ("accuracy.csv", "deltas.csv", "complexity.csv", "latency.csv", "la
 
 def validate_config(config: dict[str, Any], source: str) -> dict[str, Any]:
     """The config checked against the schema (defaults filled in) and against what can be known before a job."""
+    if "synthetic" in config:  # one key says what the data are: data.kind (the plan, the rules and the report read it)
+        raise UserError("is no longer a key: the data's kind says whether they are synthetic", file=source,
+                        key="synthetic", allowed="data.kind: synthetic or real")
     config = schemas.validate(config, schemas.config_schema(), source)
     checks.check_train_keys(config, source)
     return config
@@ -369,28 +373,11 @@ class Plan:
                                                               self.runs)}
 
 
-def from_snakemake(config: dict[str, Any], configfiles, basedir: str | Path) -> Plan:
-    """The plan of a Snakemake run: the given --configfile(s) (re-read strictly: a duplicate key is an error), or,
-    with none, the embedded default. A given config must have a ``name``: it is never merged into the default."""
-    from ..yamlio import load_yaml
-
-    files = [str(f) for f in configfiles or []]
-    for f in files:
-        load_yaml(f, "config file")  # duplicate keys and YAML errors, named by file and line
-    if not files and not config:
-        default = Path(basedir) / "workflows" / "config" / "default.yaml"
-        config, files = load_yaml(default, "config file"), [str(default)]
-    source = ", ".join(files) or "--config"
-    if "name" not in config:
-        raise UserError("a config needs a name (its results go to results/<name>/)", file=source, key="name",
-                        allowed="letters, digits, '.', '_' and '-'")
-    return make_plan(config, source, basedir)
-
-
-def make_plan(config: dict[str, Any], source: str, basedir: str | Path = ".") -> Plan:
-    """Validate ``config`` (from ``source``) and resolve it; ``ablations_dir`` is relative to ``basedir``."""
-    config = validate_config(dict(config), source)
-    ablations = Path(basedir, config["ablations_dir"])
+def make_plan(config: dict[str, Any], source: str, workdir: str | Path = ".") -> Plan:
+    """Validate ``config`` (from ``source``) and resolve it; a relative ``ablations_dir`` is relative to
+    ``workdir`` (the folder the workflow runs in)."""
+    config = validate_config(copy.deepcopy(config), source)
+    ablations = Path(workdir, config["ablations_dir"])
     plan = Plan(config, source, ablations)
     plan.check()  # every study error surfaces at parse time
     return plan

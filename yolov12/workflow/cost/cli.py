@@ -27,7 +27,7 @@ def add_plan_parser(wsub, formatter_class, example) -> None:
                         "machine's cached probe)")
     p.add_argument("--cores", type=int, default=os.cpu_count(), help="cores of the node (default: this machine's)")
     p.add_argument("--gpus", type=int, default=None, help="GPUs of the node (default: the calibration's)")
-    p.add_argument("--basedir", default=".", help="the workflow's folder (ablations_dir is relative to it)")
+    p.add_argument("--basedir", default=".", help="the workflow's folder (its calibrations, its embedded default)")
     p.add_argument("--json-out", default=None, help="also write the prediction as JSON (the workflow's cost rule)")
     p.add_argument("--no-calibration-ok", action="store_true",
                    help="with no calibration, write a JSON that says so instead of failing (the workflow's rule)")
@@ -35,16 +35,13 @@ def add_plan_parser(wsub, formatter_class, example) -> None:
 
 
 def _plan(args):
-    from ...yamlio import load_yaml
-    from ..plan import from_snakemake, make_plan
+    from ..configfiles import from_snakemake
+    from ..plan import make_plan
 
     if args.config is not None:
         text = open(args.config).read() if os.path.exists(args.config) else args.config
-        return make_plan(json.loads(text), "the workflow's config", args.basedir)
-    if args.configfile is None:
-        return from_snakemake({}, [], args.basedir)
-    config = load_yaml(args.configfile, "config file")
-    return from_snakemake(config if isinstance(config, dict) else {}, [args.configfile], args.basedir)
+        return make_plan(json.loads(text), "the workflow's config")  # its paths: from the working directory
+    return from_snakemake([args.configfile] if args.configfile else [], {}, args.basedir)
 
 
 def cmd_plan(args) -> int:

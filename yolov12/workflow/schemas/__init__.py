@@ -2,7 +2,12 @@
 
 The YAML files beside this module hold the schemas' structure; lists we own are written there as placeholders
 (``x-enum: scales``, ``x-keys: tasks``, ``x-per-kind: {...}``) and filled in here from ``yolov12.registry``, so a
-new scale, task, runtime or job kind is added in one place. Defaults are filled into the validated instance.
+new scale, task, runtime or job kind is added in one place; ``x-settings: <group>`` adds a settings group's keys
+and defaults from ``yolov12.settings`` (where the command line reads its defaults too). Defaults are filled in while
+validating, as ``snakemake.utils.validate(..., set_default=True)`` does (jsonschema's ``properties`` extended to set
+each missing property's default, so a ``$ref``'d schema's defaults count too); its own function is not called
+because it reads the schema from a file (ours is completed in memory; the parse writes none), shares the default
+objects between instances, and raises the first error as several lines rather than the best match as one.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from ... import registry
+from ... import registry, settings
 from ...errors import UserError
 from ...yamlio import load_yaml
 
@@ -31,6 +36,9 @@ def _complete(node: Any, lists: dict[str, list]) -> Any:
     if not isinstance(node, dict):
         return node
     out = {k: _complete(v, lists) for k, v in node.items() if not k.startswith("x-")}
+    if "x-settings" in node:  # the group's keys first, then those the schema adds (train.recipe, ...)
+        group = settings.GROUPS[node["x-settings"]].properties
+        out["properties"] = {**_complete(copy.deepcopy(group), lists), **out.get("properties", {})}
     if "x-enum" in node:
         out["enum"] = lists[node["x-enum"]]
     if "x-keys" in node:
@@ -54,52 +62,37 @@ def study_schema() -> dict[str, Any]:
     return copy.deepcopy(_schema("study"))
 
 
-def fill_defaults(instance: Any, schema: dict[str, Any], root: dict[str, Any] | None = None) -> Any:
-    """Insert the schema's defaults for missing properties, recursively (objects defaulting to {} included)."""
-    root = root or schema
-    schema = _resolve(schema, root)
-    if not isinstance(instance, dict):
-        return instance
-    properties = schema.get("properties") or {}
-    for key, sub in properties.items():
-        sub = _resolve(sub, root)
-        if key not in instance and "default" in sub:
-            instance[key] = copy.deepcopy(sub["default"])
-        if key in instance:
-            fill_defaults(instance[key], sub, root)
-    extra = schema.get("additionalProperties")
-    if isinstance(extra, dict):
-        for key, value in instance.items():
-            if key not in properties:
-                fill_defaults(value, extra, root)
-    return instance
-
-
-def _resolve(sub: dict[str, Any], root: dict[str, Any]) -> dict[str, Any]:
-    """A local ``$ref`` replaced by its target (the referring node's own keys win)."""
-    ref = sub.get("$ref")
-    if not ref:
-        return sub
-    target = root
-    for part in ref.lstrip("#/").split("/"):
-        target = target[part]
-    return {**_resolve(target, root), **{k: v for k, v in sub.items() if k != "$ref"}}
-
-
 def _key(path) -> str:
     return ".".join(str(p) for p in path)
 
 
 def validate(instance: Any, schema: dict[str, Any], source: str | Path, error: type[UserError] = UserError) -> Any:
-    """Validate and fill defaults; the first error is raised as one line naming ``source``, the key and what is
-    allowed."""
+    """Validate and fill defaults into ``instance`` (in place, as Snakemake's validate does); the best error is
+    raised as one line naming ``source``, the key and what is allowed."""
     import jsonschema
 
-    validator = jsonschema.Draft202012Validator(schema)
-    best = jsonschema.exceptions.best_match(validator.iter_errors(instance))
+    errors = list(_with_defaults()(schema).iter_errors(instance))  # every error: filling happens as it validates
+    best = jsonschema.exceptions.best_match(errors)
     if best is not None:
         raise _one_line(best, source, error)
-    return fill_defaults(instance, schema)
+    return instance
+
+
+@lru_cache(maxsize=None)
+def _with_defaults():
+    """Draft 2020-12 whose ``properties`` first sets each missing property to (a copy of) its default."""
+    from jsonschema import Draft202012Validator, validators
+
+    properties = Draft202012Validator.VALIDATORS["properties"]
+
+    def set_defaults(validator, props, instance, schema):
+        if isinstance(instance, dict):
+            for key, sub in props.items():
+                if "default" in sub and key not in instance:
+                    instance[key] = copy.deepcopy(sub["default"])
+        yield from properties(validator, props, instance, schema)
+
+    return validators.extend(Draft202012Validator, {"properties": set_defaults})
 
 
 def _one_line(e, source, error: type[UserError]) -> UserError:
