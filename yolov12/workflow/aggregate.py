@@ -17,7 +17,7 @@ import pandas as pd
 from ..evaluate.cocoeval import measured
 from ..io import atomic_path, write_json
 from ..latency.session import run_rows_of
-from ..registry import JOB_KINDS
+from ..registry import JOB_KINDS, TASK_TABLE
 from .plan import Plan, make_plan
 from .train import read_rows, unvalidated
 
@@ -46,7 +46,7 @@ def accuracy_row(base: dict[str, Any], train: dict[str, Any], ev: dict[str, Any]
                top1=ultra.get("metrics/accuracy_top1"), top5=ultra.get("metrics/accuracy_top5"))
     ran = train.get("optimizer") or {}  # what trained (optimizer: auto picks its own optimizer and lr), train.json
     out.update(optimizer_ran=ran.get("optimizer"), lr0_ran=ran.get("lr0"), momentum_ran=ran.get("momentum"))
-    if base["task"] == "obb":
+    if TASK_TABLE[base["task"]].rotated:  # Ultralytics' rotated-box mAP: the COCO toolkit has none
         out.update(obb_mAP50=ultra.get("metrics/mAP50(B)"), obb_mAP50_95=ultra.get("metrics/mAP50-95(B)"),
                    eval_backend="ultralytics")
     return out

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import UserError
+from ..registry import TASK_TABLE
 from ..yamlio import load_yaml
 from . import inputchecks
 
@@ -129,11 +130,11 @@ def model_sizes(plan: Plan, run: Run) -> dict[str, list[tuple[int, int]]]:
         imgsz = plan.eval_imgsz(run)
         sizes["train"] = [(imgsz, imgsz)]
         grid = max(32, shapes.max_stride(model_yaml(run.family, run.scale, run.task, run.hierarchy), run.scale))
-        if c["data"]["kind"] == "synthetic" and run.task != "classify":
+        if c["data"]["kind"] == "synthetic" and not TASK_TABLE[run.task].classification:
             syn = c["data"]["synthetic"]
             image = (syn["height"] or syn["imgsz"], syn["imgsz"])
             sizes["val (rect-padded)"] = shapes.val_shapes(imgsz, [image], grid)
-        elif run.task != "classify":  # a real dataset: every aspect ratio can occur
+        elif not TASK_TABLE[run.task].classification:  # a real dataset: every aspect ratio can occur
             sizes["val (rect-padded, any aspect ratio)"] = shapes.val_shapes_any_ratio(imgsz, grid)
     if "latency" in kinds:
         sizes["latency"] = [(c["latency"]["imgsz"], c["latency"]["imgsz"])]

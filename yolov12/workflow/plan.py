@@ -19,9 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UserError
-from ..registry import JOB_KINDS, PAPER_NC
+from ..registry import JOB_KINDS, PAPER_NC, REAL_DATA, TASK_TABLE
 from . import checks, identity, schemas, studies, tracking
-from .placement import data_path, device_string  # noqa: F401  (data_path: the plan's inverse, used by the jobs)
+# data_path: the plan's inverse, used by the jobs
+from .placement import SYNTHETIC_MANIFEST, data_path, device_string  # noqa: F401
 
 # what the aggregation writes into results/<config>/ (docs/results-schema.md)
 AGGREGATED = ("accuracy.csv", "deltas.csv", "complexity.csv", "latency.csv", "latency_runs.csv",
@@ -249,37 +250,29 @@ class Plan:
     # ------------------------------------------------------------------------------------------ data
     def dataset(self, task: str) -> dict[str, Any]:
         """Where a task's data live (relative paths): the manifest a data rule makes, the path to train on, nc."""
-        data, res = self.config["data"], self.results
+        data, res, row = self.config["data"], self.results, TASK_TABLE[task]
         if data["kind"] == "synthetic":
-            root = f"{res}/data/{task}"
-            return {"manifest": f"{root}/dataset.json", "data": root if task == "classify" else f"{root}/data.yaml",
-                    "nc": 1 if task == "pose" else data["synthetic"]["nc"]}
-        if task in ("detect", "segment", "pose"):
-            root = f"{res}/data/coco"
-            return {"manifest": f"{root}/coco.json", "data": f"{root}/coco-{task}.yaml", "nc": PAPER_NC[task]}
-        if task == "classify":
-            root = f"{res}/data/imagenet"
-            return {"manifest": f"{root}/imagenet.json", "data": root, "nc": PAPER_NC[task]}
-        root = data["dota_root"]  # prepared in place: its manifest is the dataset YAML itself
-        if not root:
-            raise UserError("an obb study needs the DOTA dataset", file=self.source, key="data.dota_root",
-                            allowed="the folder of DOTA v1 in Ultralytics OBB format")
-        return {"manifest": f"{root}/dota.yaml", "data": f"{root}/dota.yaml", "nc": PAPER_NC[task]}
+            manifest = f"{res}/data/{task}/{SYNTHETIC_MANIFEST}"
+            return {"manifest": manifest, "data": data_path(manifest, task),
+                    "nc": 1 if row.keypoints else data["synthetic"]["nc"]}
+        real = REAL_DATA[row.real_data]
+        root = data[real.root_key] if real.in_place else f"{res}/data/{real.name}"
+        if not root:  # prepared in place (DOTA): no folder, no dataset
+            raise UserError(f"a {task} study needs the {real.name} dataset", file=self.source,
+                            key=f"data.{real.root_key}", allowed=f"the folder of {real.name} (docs/data.md)")
+        manifest = f"{root}/{real.manifest}"
+        return {"manifest": manifest, "data": data_path(manifest, task), "nc": row.paper_nc}
 
     def dataset_identity(self, task: str) -> dict[str, Any]:
         """The data by what it holds: the generator's spec (synthetic), else annotation checksums and image counts."""
         data = self.config["data"]
         if data["kind"] == "synthetic":
             return {"synthetic": data["synthetic"], "task": task}
-        if task in ("detect", "segment", "pose"):
-            kind = "person_keypoints" if task == "pose" else "instances"
-            return identity.real_dataset("coco", data["coco_root"],
-                                         [f"annotations/{kind}_{s}2017.json" for s in ("train", "val")],
-                                         ["train2017", "val2017"])
-        if task == "classify":
-            return identity.real_dataset("imagenet", data["imagenet_root"], [], ["train", "val"])
-        return identity.real_dataset("dota", data["dota_root"], [],
-                                     [f"{d}/{s}" for d in ("images", "labels") for s in ("train", "val")])
+        row = TASK_TABLE[task]
+        real = REAL_DATA[row.real_data]
+        stem = row.coco_annotations if real.name == "coco" else None  # COCO: the task's own annotation files
+        files = [f"annotations/{stem}_{s}2017.json" for s in ("train", "val")] if stem else []
+        return identity.real_dataset(real.name, data[real.root_key], files, list(real.folders))
 
     # ------------------------------------------------------------------------------------------ identities
     def train_args(self, run: studies.Run) -> dict[str, Any]:
