@@ -87,6 +87,23 @@ def _node_name() -> str:
     return socket.gethostname().split(".")[0]
 
 
+def _require_loopback_host_name(node: str) -> None:
+    """With NoInAddrAny the daemons bind to what the host name resolves to: it must be a loopback address.
+
+    A bare Debian image (debootstrap, some containers) has no line for its own name in /etc/hosts: slurmdbd then
+    dies with "Address family not supported by protocol"; a name that resolves to a public address would make the
+    daemons listen there. Either way the cluster is refused here, in one line that says how to fix it.
+    """
+    fix = f"add '127.0.1.1 {node}' to /etc/hosts"
+    try:
+        addresses = {info[4][0] for info in socket.getaddrinfo(node, None, socket.AF_INET)}
+    except socket.gaierror:
+        raise Unavailable(f"the host name {node!r} does not resolve (the daemons bind to its address): {fix}") from None
+    if not all(address.startswith("127.") for address in addresses):
+        raise Unavailable(f"the host name {node!r} resolves to {', '.join(sorted(addresses))}, not a loopback "
+                          f"address (the daemons bind to it, and must listen on loopback only): {fix}")
+
+
 def _memory_mb() -> int:
     # the formula slurmd uses for the memory it detects; RealMemory above it would drain the node
     return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 2**20
@@ -168,6 +185,7 @@ def start_slurm_cluster(base_dir: str | Path | None = None) -> SlurmCluster:
     if os.geteuid() != 0:
         raise Unavailable("a SLURM test cluster needs root (slurmd, munged and mariadbd run as root here)")
     bins = require(PROGRAMS, APT_HINT)
+    _require_loopback_host_name(_node_name())
     t0 = time.monotonic()
     root = Path(tempfile.mkdtemp(prefix="yolov12-slurm-", dir=base_dir))
     root.chmod(0o755)  # munged insists that every directory above its socket is searchable by all
@@ -351,7 +369,10 @@ else:
 
 
 def main() -> None:
-    cluster = start_slurm_cluster()
+    try:
+        cluster = start_slurm_cluster()
+    except Unavailable as why:  # a missing program, no root, an unresolvable host name: one line, no traceback
+        raise SystemExit(f"no SLURM test cluster: {why}") from None
     print(f"SLURM cluster {cluster.name} up in {cluster.startup_s['total']} s ({cluster.startup_s})")
     print(f"export SLURM_CONF={cluster.conf}")
     serve_forever(cluster.stop)
