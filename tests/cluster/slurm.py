@@ -67,6 +67,7 @@ class SlurmCluster:
     started_at: dt.datetime
     startup_s: dict[str, float] = field(default_factory=dict)  # seconds per phase, and "total"
     daemons: Daemons | None = None
+    address: str = "127.0.0.1"  # the loopback address the host name resolves to: what the daemons bind
 
     def env(self, base: dict[str, str] | None = None) -> dict[str, str]:
         """An environment for SLURM clients (sbatch, sacct, snakemake --executor slurm) that targets this cluster.
@@ -87,8 +88,11 @@ def _node_name() -> str:
     return socket.gethostname().split(".")[0]
 
 
-def _require_loopback_host_name(node: str) -> None:
-    """With NoInAddrAny the daemons bind to what the host name resolves to: it must be a loopback address.
+def _loopback_address_of(node: str) -> str:
+    """With NoInAddrAny the SLURM daemons bind to what the host name resolves to: it must be a loopback address.
+
+    127.0.0.1 in most containers, 127.0.1.1 on a Debian install (its installer writes that line); the cluster then
+    uses that address throughout (controller, node, slurmdbd) so that clients reach what the daemons bound.
 
     A bare Debian image (debootstrap, some containers) has no line for its own name in /etc/hosts: slurmdbd then
     dies with "Address family not supported by protocol"; a name that resolves to a public address would make the
@@ -102,6 +106,7 @@ def _require_loopback_host_name(node: str) -> None:
     if not all(address.startswith("127.") for address in addresses):
         raise Unavailable(f"the host name {node!r} resolves to {', '.join(sorted(addresses))}, not a loopback "
                           f"address (the daemons bind to it, and must listen on loopback only): {fix}")
+    return "127.0.0.1" if "127.0.0.1" in addresses else min(addresses)
 
 
 def _memory_mb() -> int:
@@ -115,13 +120,15 @@ def _write(path: Path, text: str, mode: int = 0o644) -> Path:
     return path
 
 
-def _slurm_conf(root: Path, node: str, cpus: int, memory_mb: int, ports: dict[str, int], munge_socket: Path) -> str:
+def _slurm_conf(root: Path, node: str, address: str, cpus: int, memory_mb: int, ports: dict[str, int],
+                munge_socket: Path) -> str:
     return f"""\
 ClusterName={CLUSTER_NAME}
-SlurmctldHost={node}(127.0.0.1)
+SlurmctldHost={node}({address})
 SlurmctldPort={ports['slurmctld']}
 SlurmdPort={ports['slurmd']}
-# bind to the configured addresses (127.0.0.1), not to every interface: slurmctld, and slurmd / srun / slurmstepd
+# bind to what the host name resolves to (a loopback address, checked), not to every interface: slurmctld,
+# and slurmd / srun / slurmstepd
 CommunicationParameters=NoCtldInAddrAny,NoInAddrAny
 SlurmUser=root
 SlurmdUser=root
@@ -140,7 +147,7 @@ ProctrackType=proctrack/linuxproc
 TaskPlugin=task/none
 JobAcctGatherType=jobacct_gather/none
 AccountingStorageType=accounting_storage/slurmdbd
-AccountingStorageHost=127.0.0.1
+AccountingStorageHost={address}
 AccountingStoragePort={ports['slurmdbd']}
 # with auth/munge this is the munge socket used to reach slurmdbd (clients ignore AuthInfo for that connection)
 AccountingStoragePass={munge_socket}
@@ -154,17 +161,17 @@ SchedulerType=sched/backfill
 MpiDefault=none
 ReturnToService=2
 MinJobAge=300
-NodeName={node} NodeAddr=127.0.0.1 CPUs={cpus} RealMemory={memory_mb} State=UNKNOWN
+NodeName={node} NodeAddr={address} CPUs={cpus} RealMemory={memory_mb} State=UNKNOWN
 PartitionName={PARTITION} Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 """
 
 
-def _slurmdbd_conf(root: Path, ports: dict[str, int], munge_socket: Path, db_password: str) -> str:
+def _slurmdbd_conf(root: Path, address: str, ports: dict[str, int], munge_socket: Path, db_password: str) -> str:
     return f"""\
 AuthType=auth/munge
 AuthInfo=socket={munge_socket}
 DbdHost=localhost
-DbdAddr=127.0.0.1
+DbdAddr={address}
 DbdPort={ports['slurmdbd']}
 # DbdAddr does not restrict the listening socket: without this slurmdbd listens on every interface
 CommunicationParameters=NoInAddrAny
@@ -185,7 +192,7 @@ def start_slurm_cluster(base_dir: str | Path | None = None) -> SlurmCluster:
     if os.geteuid() != 0:
         raise Unavailable("a SLURM test cluster needs root (slurmd, munged and mariadbd run as root here)")
     bins = require(PROGRAMS, APT_HINT)
-    _require_loopback_host_name(_node_name())
+    address = _loopback_address_of(_node_name())
     t0 = time.monotonic()
     root = Path(tempfile.mkdtemp(prefix="yolov12-slurm-", dir=base_dir))
     root.chmod(0o755)  # munged insists that every directory above its socket is searchable by all
@@ -196,7 +203,7 @@ def start_slurm_cluster(base_dir: str | Path | None = None) -> SlurmCluster:
     node, cpus, memory_mb = _node_name(), min(os.cpu_count() or 1, 2), _memory_mb()
     cluster = SlurmCluster(root=root, conf=root / "etc" / "slurm.conf", name=CLUSTER_NAME, partition=PARTITION,
                            account=ACCOUNT, node=node, cpus=cpus, memory_mb=memory_mb,
-                           started_at=dt.datetime.now().replace(microsecond=0), daemons=daemons)
+                           started_at=dt.datetime.now().replace(microsecond=0), daemons=daemons, address=address)
     try:
         _start(cluster, bins, daemons)
     except BaseException:
@@ -242,15 +249,18 @@ def _start(cluster: SlurmCluster, bins: dict[str, str], daemons: Daemons) -> Non
     phases["mariadb"] = round(time.monotonic() - t, 2)
 
     _write(root / "etc" / "plugstack.conf", "")
-    _write(cluster.conf, _slurm_conf(root, cluster.node, cluster.cpus, cluster.memory_mb, ports, munge_socket))
+    _write(cluster.conf, _slurm_conf(root, cluster.node, cluster.address, cluster.cpus, cluster.memory_mb, ports,
+                                     munge_socket))
     # slurmdbd refuses a slurmdbd.conf that others can read (it holds the database password)
-    _write(root / "etc" / "slurmdbd.conf", _slurmdbd_conf(root, ports, munge_socket, db_password), 0o600)
+    _write(root / "etc" / "slurmdbd.conf",
+           _slurmdbd_conf(root, cluster.address, ports, munge_socket, db_password), 0o600)
     _write_client_wrappers(cluster, bins)
     env = cluster.env()
 
     t = time.monotonic()
     daemons.start("slurmdbd", [bins["slurmdbd"], "-D"], env=env)
-    wait_for(lambda: port_open(ports["slurmdbd"]), STARTUP_TIMEOUT, "slurmdbd", daemons.check_alive)
+    wait_for(lambda: port_open(ports["slurmdbd"], cluster.address), STARTUP_TIMEOUT, "slurmdbd",
+             daemons.check_alive)
     sacctmgr = [bins["sacctmgr"], "--immediate"]
     wait_for(lambda: run([bins["sacctmgr"], "--noheader", "show", "cluster"], env=env, check=False).returncode == 0,
              STARTUP_TIMEOUT, "slurmdbd (sacctmgr show cluster)", daemons.check_alive)
@@ -263,7 +273,8 @@ def _start(cluster: SlurmCluster, bins: dict[str, str], daemons: Daemons) -> Non
 
     t = time.monotonic()
     daemons.start("slurmctld", [bins["slurmctld"], "-D", "-i"], env=env)
-    wait_for(lambda: port_open(ports["slurmctld"]), STARTUP_TIMEOUT, "slurmctld", daemons.check_alive)
+    wait_for(lambda: port_open(ports["slurmctld"], cluster.address), STARTUP_TIMEOUT, "slurmctld",
+             daemons.check_alive)
     daemons.start("slurmd", [bins["slurmd"], "-D", "-N", cluster.node], env=env)
     wait_for(lambda: _node_state(bins["sinfo"], env) == "idle", STARTUP_TIMEOUT,
              f"slurmd (node {cluster.node} idle in sinfo)", daemons.check_alive)
@@ -373,8 +384,10 @@ def main() -> None:
         cluster = start_slurm_cluster()
     except Unavailable as why:  # a missing program, no root, an unresolvable host name: one line, no traceback
         raise SystemExit(f"no SLURM test cluster: {why}") from None
-    print(f"SLURM cluster {cluster.name} up in {cluster.startup_s['total']} s ({cluster.startup_s})")
-    print(f"export SLURM_CONF={cluster.conf}")
+    # flushed: the lines matter most when the output goes to a file (the cluster started in the background)
+    print(f"SLURM cluster {cluster.name} up in {cluster.startup_s['total']} s ({cluster.startup_s})", flush=True)
+    # bin/ first on the PATH: its client commands carry SLURM_CONF into jobs (see _write_client_wrappers)
+    print(f"export SLURM_CONF={cluster.conf} PATH={cluster.root / 'bin'}:$PATH", flush=True)
     serve_forever(cluster.stop)
 
 
