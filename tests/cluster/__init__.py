@@ -48,10 +48,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def port_open(port: int, host: str = "127.0.0.1") -> bool:
+def port_open(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.settimeout(0.5)
-        return s.connect_ex((host, port)) == 0
+        return s.connect_ex(("127.0.0.1", port)) == 0
 
 
 def wait_for(ready: Callable[[], bool], timeout: float, what: str, alive: Callable[[], None] | None = None) -> float:

@@ -67,7 +67,6 @@ class SlurmCluster:
     started_at: dt.datetime
     startup_s: dict[str, float] = field(default_factory=dict)  # seconds per phase, and "total"
     daemons: Daemons | None = None
-    address: str = "127.0.0.1"  # the loopback address the host name resolves to: what the daemons bind
 
     def env(self, base: dict[str, str] | None = None) -> dict[str, str]:
         """An environment for SLURM clients (sbatch, sacct, snakemake --executor slurm) that targets this cluster.
@@ -88,25 +87,23 @@ def _node_name() -> str:
     return socket.gethostname().split(".")[0]
 
 
-def _loopback_address_of(node: str) -> str:
-    """With NoInAddrAny the SLURM daemons bind to what the host name resolves to: it must be a loopback address.
+def _require_host_name_on_127_0_0_1(node: str) -> None:
+    """With NoInAddrAny the SLURM daemons, srun and slurmstepd bind to what the host name resolves to: 127.0.0.1.
 
-    127.0.0.1 in most containers, 127.0.1.1 on a Debian install (its installer writes that line); the cluster then
-    uses that address throughout (controller, node, slurmdbd) so that clients reach what the daemons bound.
-
-    A bare Debian image (debootstrap, some containers) has no line for its own name in /etc/hosts: slurmdbd then
-    dies with "Address family not supported by protocol"; a name that resolves to a public address would make the
-    daemons listen there. Either way the cluster is refused here, in one line that says how to fix it.
+    Nothing else works. A bare Debian image (debootstrap, some containers) has no /etc/hosts line for its own name:
+    slurmdbd dies with "Address family not supported by protocol". An installed Debian maps it to 127.0.1.1: the
+    daemons start, but srun binds its I/O sockets there while slurmstepd connects back to the address the launch
+    request came from (127.0.0.1, the kernel's source address on lo), so every job step hangs ("Slurmd could not
+    connect IO"). A public address would make the daemons listen on it. Each case is refused here, in one line.
     """
-    fix = f"add '127.0.1.1 {node}' to /etc/hosts"
+    fix = f"put {node!r} on the 127.0.0.1 line of /etc/hosts"
     try:
         addresses = {info[4][0] for info in socket.getaddrinfo(node, None, socket.AF_INET)}
     except socket.gaierror:
-        raise Unavailable(f"the host name {node!r} does not resolve (the daemons bind to its address): {fix}") from None
-    if not all(address.startswith("127.") for address in addresses):
-        raise Unavailable(f"the host name {node!r} resolves to {', '.join(sorted(addresses))}, not a loopback "
-                          f"address (the daemons bind to it, and must listen on loopback only): {fix}")
-    return "127.0.0.1" if "127.0.0.1" in addresses else min(addresses)
+        raise Unavailable(f"the host name {node!r} does not resolve (SLURM binds to its address): {fix}") from None
+    if addresses != {"127.0.0.1"}:
+        raise Unavailable(f"the host name {node!r} resolves to {', '.join(sorted(addresses))}, not 127.0.0.1 only "
+                          f"(SLURM binds to it; its job steps need 127.0.0.1): {fix}")
 
 
 def _memory_mb() -> int:
@@ -120,15 +117,13 @@ def _write(path: Path, text: str, mode: int = 0o644) -> Path:
     return path
 
 
-def _slurm_conf(root: Path, node: str, address: str, cpus: int, memory_mb: int, ports: dict[str, int],
-                munge_socket: Path) -> str:
+def _slurm_conf(root: Path, node: str, cpus: int, memory_mb: int, ports: dict[str, int], munge_socket: Path) -> str:
     return f"""\
 ClusterName={CLUSTER_NAME}
-SlurmctldHost={node}({address})
+SlurmctldHost={node}(127.0.0.1)
 SlurmctldPort={ports['slurmctld']}
 SlurmdPort={ports['slurmd']}
-# bind to what the host name resolves to (a loopback address, checked), not to every interface: slurmctld,
-# and slurmd / srun / slurmstepd
+# bind to the configured addresses (127.0.0.1), not to every interface: slurmctld, and slurmd / srun / slurmstepd
 CommunicationParameters=NoCtldInAddrAny,NoInAddrAny
 SlurmUser=root
 SlurmdUser=root
@@ -147,7 +142,7 @@ ProctrackType=proctrack/linuxproc
 TaskPlugin=task/none
 JobAcctGatherType=jobacct_gather/none
 AccountingStorageType=accounting_storage/slurmdbd
-AccountingStorageHost={address}
+AccountingStorageHost=127.0.0.1
 AccountingStoragePort={ports['slurmdbd']}
 # with auth/munge this is the munge socket used to reach slurmdbd (clients ignore AuthInfo for that connection)
 AccountingStoragePass={munge_socket}
@@ -161,17 +156,17 @@ SchedulerType=sched/backfill
 MpiDefault=none
 ReturnToService=2
 MinJobAge=300
-NodeName={node} NodeAddr={address} CPUs={cpus} RealMemory={memory_mb} State=UNKNOWN
+NodeName={node} NodeAddr=127.0.0.1 CPUs={cpus} RealMemory={memory_mb} State=UNKNOWN
 PartitionName={PARTITION} Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 """
 
 
-def _slurmdbd_conf(root: Path, address: str, ports: dict[str, int], munge_socket: Path, db_password: str) -> str:
+def _slurmdbd_conf(root: Path, ports: dict[str, int], munge_socket: Path, db_password: str) -> str:
     return f"""\
 AuthType=auth/munge
 AuthInfo=socket={munge_socket}
 DbdHost=localhost
-DbdAddr={address}
+DbdAddr=127.0.0.1
 DbdPort={ports['slurmdbd']}
 # DbdAddr does not restrict the listening socket: without this slurmdbd listens on every interface
 CommunicationParameters=NoInAddrAny
@@ -192,7 +187,7 @@ def start_slurm_cluster(base_dir: str | Path | None = None) -> SlurmCluster:
     if os.geteuid() != 0:
         raise Unavailable("a SLURM test cluster needs root (slurmd, munged and mariadbd run as root here)")
     bins = require(PROGRAMS, APT_HINT)
-    address = _loopback_address_of(_node_name())
+    _require_host_name_on_127_0_0_1(_node_name())
     t0 = time.monotonic()
     root = Path(tempfile.mkdtemp(prefix="yolov12-slurm-", dir=base_dir))
     root.chmod(0o755)  # munged insists that every directory above its socket is searchable by all
@@ -203,7 +198,7 @@ def start_slurm_cluster(base_dir: str | Path | None = None) -> SlurmCluster:
     node, cpus, memory_mb = _node_name(), min(os.cpu_count() or 1, 2), _memory_mb()
     cluster = SlurmCluster(root=root, conf=root / "etc" / "slurm.conf", name=CLUSTER_NAME, partition=PARTITION,
                            account=ACCOUNT, node=node, cpus=cpus, memory_mb=memory_mb,
-                           started_at=dt.datetime.now().replace(microsecond=0), daemons=daemons, address=address)
+                           started_at=dt.datetime.now().replace(microsecond=0), daemons=daemons)
     try:
         _start(cluster, bins, daemons)
     except BaseException:
@@ -249,18 +244,15 @@ def _start(cluster: SlurmCluster, bins: dict[str, str], daemons: Daemons) -> Non
     phases["mariadb"] = round(time.monotonic() - t, 2)
 
     _write(root / "etc" / "plugstack.conf", "")
-    _write(cluster.conf, _slurm_conf(root, cluster.node, cluster.address, cluster.cpus, cluster.memory_mb, ports,
-                                     munge_socket))
+    _write(cluster.conf, _slurm_conf(root, cluster.node, cluster.cpus, cluster.memory_mb, ports, munge_socket))
     # slurmdbd refuses a slurmdbd.conf that others can read (it holds the database password)
-    _write(root / "etc" / "slurmdbd.conf",
-           _slurmdbd_conf(root, cluster.address, ports, munge_socket, db_password), 0o600)
+    _write(root / "etc" / "slurmdbd.conf", _slurmdbd_conf(root, ports, munge_socket, db_password), 0o600)
     _write_client_wrappers(cluster, bins)
     env = cluster.env()
 
     t = time.monotonic()
     daemons.start("slurmdbd", [bins["slurmdbd"], "-D"], env=env)
-    wait_for(lambda: port_open(ports["slurmdbd"], cluster.address), STARTUP_TIMEOUT, "slurmdbd",
-             daemons.check_alive)
+    wait_for(lambda: port_open(ports["slurmdbd"]), STARTUP_TIMEOUT, "slurmdbd", daemons.check_alive)
     sacctmgr = [bins["sacctmgr"], "--immediate"]
     wait_for(lambda: run([bins["sacctmgr"], "--noheader", "show", "cluster"], env=env, check=False).returncode == 0,
              STARTUP_TIMEOUT, "slurmdbd (sacctmgr show cluster)", daemons.check_alive)
@@ -273,8 +265,7 @@ def _start(cluster: SlurmCluster, bins: dict[str, str], daemons: Daemons) -> Non
 
     t = time.monotonic()
     daemons.start("slurmctld", [bins["slurmctld"], "-D", "-i"], env=env)
-    wait_for(lambda: port_open(ports["slurmctld"], cluster.address), STARTUP_TIMEOUT, "slurmctld",
-             daemons.check_alive)
+    wait_for(lambda: port_open(ports["slurmctld"]), STARTUP_TIMEOUT, "slurmctld", daemons.check_alive)
     daemons.start("slurmd", [bins["slurmd"], "-D", "-N", cluster.node], env=env)
     wait_for(lambda: _node_state(bins["sinfo"], env) == "idle", STARTUP_TIMEOUT,
              f"slurmd (node {cluster.node} idle in sinfo)", daemons.check_alive)
