@@ -84,15 +84,27 @@ def latency_rows(base: dict[str, Any], lat: dict[str, Any]) -> tuple[list[dict],
 
 
 def benchmark_rows(results: Path, plan: Plan) -> list[dict[str, Any]]:
+    """jobs.csv: per job its wall and CPU time and peak memory, and how many architectures it measured (a session
+    job: every architecture of its scale; any other job: one)."""
     rows = []
     for kind in JOB_KINDS:
         for run_dir in plan.run_dirs(kind):
             path = results / "benchmarks" / kind / f"{run_dir}.tsv"
             if path.is_file():
                 b = pd.read_csv(path, sep="\t").iloc[-1]
-                rows.append({"run_dir": run_dir, "kind": kind, "wall_s": float(b["s"]),
-                             "max_rss_mb": float(b["max_rss"]) if "max_rss" in b else None})
+                cells = len(plan.identity(kind, run_dir)["cells"]) if JOB_KINDS[kind].session else 1
+                rows.append({"run_dir": run_dir, "kind": kind, "cells": cells, "wall_s": float(b["s"]),
+                             "cpu_s": _number(b, "cpu_time"), "max_rss_mb": _number(b, "max_rss")})
     return rows
+
+
+def _number(row: pd.Series, key: str) -> float | None:
+    """A benchmark column as a number; a gap where Snakemake wrote none (NA: psutil could not sample it)."""
+    try:
+        value = float(row[key])
+    except (KeyError, TypeError, ValueError):
+        return None
+    return None if value != value else value  # NaN: pandas' reading of NA
 
 
 def write_csv(path: Path, records: list[dict[str, Any]], compression: str | None = None) -> Path:
