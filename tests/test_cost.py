@@ -109,6 +109,9 @@ def test_bad_calibration_is_one_line(tmp_path):
     bad.write_text(yaml.safe_dump({**CAL, "train_s_per_image": {"q": 1.0}}))
     with pytest.raises(UserError, match=r"bad.yaml: train_s_per_image.q: unknown scale"):
         calibration.load(str(bad))
+    bad.write_text(yaml.safe_dump({**CAL, "session_s": {"start": 4.0}}))
+    with pytest.raises(UserError, match=r"bad.yaml: session_s.start: unknown part of a timing session"):
+        calibration.load(str(bad))
     with pytest.raises(UserError, match="no such calibration"):
         calibration.load("no-such-gpu", ROOT)
 
