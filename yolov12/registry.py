@@ -171,6 +171,9 @@ def unregister_task(name: str) -> None:
         table.pop(name, None)
 
 
+SCOPES = ("training", "architecture", "session")  # JobKind.scope
+
+
 @dataclasses.dataclass(frozen=True)
 class JobKind:
     """One kind of workflow job, run once per run directory that needs it."""
@@ -180,19 +183,32 @@ class JobKind:
     runner: str  # "module:function" taking (spec, out) -> result dict
     after: tuple[str, ...] = ()  # kinds whose results (same run directory) it reads
     timing: bool = False  # measures time: runs alone on its node (yolov12.workflow.node)
-    # False: measures the architecture, the same for every recipe and seed (run once, in the architecture's folder)
-    per_seed: bool = True
-    # True: one job per scale measures every architecture of the plan at that scale together (a timing session:
-    # cells interleaved in the same processes, so that every comparison at a scale is paired), in a session folder
-    session: bool = False
+    # how many jobs of this kind a plan has, and so which folder holds a result (SCOPES):
+    #   "training"      one per training (each recipe and seed), in the training's folder (run_dir)
+    #   "architecture"  one per architecture, the same for every recipe and seed, in its folder (model_dir)
+    #   "session"       one per scale, measuring every architecture of the plan at that scale in ONE process tree,
+    #                   in a session folder runs/<session_prefix>-<scale>-<digest>/ (Run.session_dirs); its result
+    #                   holds one record per architecture (keyed by model_dir). Timing sessions interleave their
+    #                   cells so that every comparison at a scale is paired; a complexity session pays the process
+    #                   start and imports once instead of once per architecture
+    scope: str = "training"
+    session_prefix: str = ""  # a session kind's folder prefix ("timing", "complexity")
     # what one job uses unless the config's resources.<kind> says otherwise (runtime in minutes)
     resources: dict[str, int] = dataclasses.field(default_factory=lambda: {
         "gpus": 0, "cpus": 1, "mem_mb": 4000, "runtime": 60, "retries": 0})
 
+    def __post_init__(self):
+        if self.scope not in SCOPES or (self.scope == "session") != bool(self.session_prefix):
+            raise ValueError(f"job kind {self.name}: scope {self.scope!r} (one of {SCOPES}; a session kind, and only "
+                             "it, names its folder prefix)")
+
     @property
-    def folder(self) -> str:
-        """Which folder of a run holds this kind's result: the Run (and index row) field naming it."""
-        return "run_dir" if self.per_seed else "timing_dir" if self.session else "model_dir"
+    def per_training(self) -> bool:
+        return self.scope == "training"
+
+    @property
+    def session(self) -> bool:
+        return self.scope == "session"
 
     def load_runner(self) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
         return _resolve(self.runner)
@@ -202,10 +218,11 @@ JOB_KINDS: dict[str, JobKind] = {k.name: k for k in (
     JobKind("train", "train.json", "yolov12.workflow.train:run_train",
             resources={"gpus": 0, "cpus": 1, "mem_mb": 6000, "runtime": 240, "retries": 2}),
     JobKind("evaluate", "eval.json", "yolov12.workflow.jobs:run_evaluate", after=("train",)),
-    JobKind("complexity", "complexity.json", "yolov12.workflow.jobs:run_complexity", per_seed=False),
-    JobKind("latency", "latency.json", "yolov12.workflow.latency_job:run_latency", timing=True, per_seed=False,
-            session=True),
-    JobKind("export", "export.json", "yolov12.workflow.jobs:run_export", per_seed=False),
+    JobKind("complexity", "complexity.json", "yolov12.workflow.complexity_job:run_complexity", scope="session",
+            session_prefix="complexity"),
+    JobKind("latency", "latency.json", "yolov12.workflow.latency_job:run_latency", timing=True, scope="session",
+            session_prefix="timing"),
+    JobKind("export", "export.json", "yolov12.workflow.jobs:run_export", scope="architecture"),
 )}
 
 

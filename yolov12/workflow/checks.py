@@ -123,8 +123,9 @@ def model_sizes(plan: Plan, run: Run) -> dict[str, list[tuple[int, int]]]:
     from ..models import model_yaml, shapes
 
     c = plan.config
-    # its training's folder, its architecture's and its scale's timing session
-    kinds = tuple(k for f in dict.fromkeys((run.run_dir, run.model_dir, run.timing_dir)) if f for k in plan.kinds(f))
+    # its training's kinds, and every kind measuring its architecture (in the architecture's folder or in a session
+    # of its scale), whichever run of that architecture asks for it
+    kinds = {*plan.kinds(run.run_dir), *plan.architecture_kinds(run.model_dir)}
     sizes: dict[str, list[tuple[int, int]]] = {}
     if "train" in kinds:
         imgsz = plan.eval_imgsz(run)

@@ -68,25 +68,43 @@ class Plan:
                                     trained=identity.digest({**self.train_identity(r), "args": {
                                         **self.train_identity(r)["args"], "seed": None}}))
                 for r in runs]
-        sessions = {scale: identity.directory(f"timing-{scale}", ident)
-                    for scale, ident in self._session_identities(runs).items()}
-        return [dataclasses.replace(r, timing_dir=sessions[r.scale]) if "latency" in r.measure else r for r in runs]
+        folders = {kind: {scale: self._session_folder(kind, scale, ident) for scale, ident in by_scale.items()}
+                   for kind, by_scale in self._session_identities(runs).items()}
+        return [dataclasses.replace(r, session_dirs={k: folders[k][r.scale] for k in r.measure if k in folders})
+                for r in runs]
 
-    def _session_identities(self, runs: list[studies.Run]) -> dict[str, dict[str, Any]]:
-        """Per scale, the timing session's identity: every distinct architecture timed at that scale (each once,
-        whichever studies share it) and the timing settings. Which studies are timed selects the cells; it is not
-        how a cell is timed, so it is no part of the identity."""
-        cells: dict[str, dict[str, dict]] = {}
-        for r in runs:
-            if "latency" in r.measure:
-                cells.setdefault(r.scale, {})[r.model_dir] = {"model": self.arch_identity(r)["model"],
-                                                              "model_dir": r.model_dir}
-        settings = {k: v for k, v in self.config["latency"].items() if k != "studies"}
-        out = {scale: identity.canonical({"job": "latency", "cells": [by_dir[d] for d in sorted(by_dir)],
-                                          "latency": settings})
-               for scale, by_dir in cells.items()}
-        self._sessions = {identity.directory(f"timing-{scale}", ident): ident for scale, ident in out.items()}
+    def _session_folder(self, kind: str, scale: str, ident: dict[str, Any]) -> str:
+        """runs/<prefix>-<scale>-<digest>/: a session kind's folder, named by the session's whole identity."""
+        folder = identity.directory(f"{JOB_KINDS[kind].session_prefix}-{scale}", ident)
+        self._sessions[folder] = ident
+        return folder
+
+    def _session_identities(self, runs: list[studies.Run]) -> dict[str, dict[str, dict[str, Any]]]:
+        """Per session kind and scale, the session's identity: every distinct architecture that kind measures at
+        that scale (each once, whichever studies share it; sorted by folder) and the kind's settings."""
+        self._sessions: dict[str, dict[str, Any]] = {}
+        out: dict[str, dict[str, dict[str, Any]]] = {}
+        for kind in (k for k, job in JOB_KINDS.items() if job.session):
+            cells: dict[str, dict[str, dict]] = {}
+            for r in runs:
+                if kind in r.measure:
+                    cells.setdefault(r.scale, {})[r.model_dir] = self._session_cell(kind, r)
+            out[kind] = {scale: identity.canonical({"job": kind, "cells": [by_dir[d] for d in sorted(by_dir)],
+                                                     kind: self._session_settings(kind)})
+                         for scale, by_dir in cells.items()}
         return out
+
+    def _session_cell(self, kind: str, run: studies.Run) -> dict[str, Any]:
+        """One architecture in its scale's session of ``kind``: its model, and its folder (the key its record in the
+        session's result is found by)."""
+        return {"model": self.arch_identity(run)["model"], "model_dir": run.model_dir}
+
+    def _session_settings(self, kind: str) -> dict[str, Any]:
+        """How a session kind measures every cell. Which studies are timed (latency.studies) selects the cells; it
+        is not how a cell is timed, so it is no part of the identity."""
+        if kind == "latency":
+            return {k: v for k, v in self.config["latency"].items() if k != "studies"}
+        return {"imgsz": self.config[kind]["imgsz"]}
 
     def check(self) -> None:
         """What can be known before the first job: train overrides, model shapes at every size they run at."""
@@ -98,11 +116,12 @@ class Plan:
 
     @cached_property
     def groups(self) -> dict[str, list[studies.Run]]:
-        """Run directories, each with the rows that use it: a training's folder (its training and evaluation) and
-        an architecture's folder (complexity, latency, export: one per architecture, whatever the recipe or seed)."""
+        """Run directories, each with the rows that use it: a training's folder (its training and evaluation), an
+        architecture's folder (export: one per architecture, whatever the recipe or seed) and a session folder per
+        session kind and scale (complexity, latency: every architecture of that scale; JobKind.scope)."""
         groups: dict[str, list[studies.Run]] = {}
         for run in self.runs:
-            for folder in dict.fromkeys(getattr(run, JOB_KINDS[k].folder) for k in run.measure):
+            for folder in dict.fromkeys(run.folder(k) for k in run.measure):
                 groups.setdefault(folder, []).append(run)
         return groups
 
@@ -111,11 +130,21 @@ class Plan:
         wanted: dict[str, set[str]] = {d: set() for d in self.groups}
         for run in self.runs:
             for kind in run.measure:
-                job = JOB_KINDS[kind]
-                target = getattr(run, job.folder)
+                target = run.folder(kind)
                 wanted[target].add(kind)
                 wanted[target].update(JOB_KINDS[kind].after)
         return {d: tuple(k for k in JOB_KINDS if k in ks) for d, ks in wanted.items()}
+
+    @cached_property
+    def _architecture_kinds(self) -> dict[str, set[str]]:
+        out: dict[str, set[str]] = {}
+        for run in self.runs:
+            out.setdefault(run.model_dir, set()).update(k for k in run.measure if not JOB_KINDS[k].per_training)
+        return out
+
+    def architecture_kinds(self, model_dir: str) -> set[str]:
+        """The kinds measuring an architecture (in its own folder or in its scale's sessions), over every run of it."""
+        return self._architecture_kinds.get(model_dir, set())
 
     @property
     def name(self) -> str:
@@ -322,11 +351,9 @@ class Plan:
             return identity.canonical({"job": "evaluate", "model": train["model"], "trained": train,
                                        "settings": dict(self.config["evaluate"]), "imgsz": self.eval_imgsz(run),
                                        "dataset": train["dataset"]})
-        if kind == "latency":  # a timing session: every architecture of its scale (Plan._session_identities)
+        if JOB_KINDS[kind].session:  # every architecture of its scale (Plan._session_identities)
             return self._sessions[run_dir]
-        settings = {"complexity": {"imgsz": self.config["complexity"]["imgsz"]},
-                    "export": {"imgsz": self.config["export"]["imgsz"]},
-                    }[kind]
+        settings = {"export": {"imgsz": self.config["export"]["imgsz"]}}[kind]
         if kind == "export" and self.exported_training(run_dir):  # the weights it carries, and how it is scored
             trained = self.exported_training(run_dir)
             settings.update(trained=self.train_identity(trained), settings=dict(self.config["evaluate"]),

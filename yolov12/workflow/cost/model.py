@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from ...latency.session import CELL_OVERHEAD_S, STARTUP_S  # torch-free: the session's own constants
 from ...registry import JOB_KINDS
 from ..plan import Plan
 from .calibration import per_image
@@ -101,6 +100,13 @@ def job_cost(plan: Plan, cal: dict[str, Any], kind: str, run_dir: str) -> tuple[
             if images is None or eval_img is None:
                 return seconds, False, disk, weights
             seconds += _scaled(cal, images[1] * eval_img, res["cpus"], res["gpus"])
+    elif kind == "complexity":
+        # a session counts every architecture of its scale in one process: the fixed part once, then per model
+        per_model = (cal.get("complexity_s_per_model") or {}).get(run.scale)
+        if per_model is None:
+            exact = False
+        else:
+            seconds += len(plan.identity(kind, run_dir)["cells"]) * per_model
     elif kind == "latency":
         lat = plan.config["latency"]
         t = per_image(cal, "infer_s_per_image", run.scale, lat["imgsz"])
@@ -111,11 +117,15 @@ def job_cost(plan: Plan, cal: dict[str, Any], kind: str, run_dir: str) -> tuple[
         if t is None or not same_device:
             t, exact = 0.0, False  # the floors (warmup_s, min_s) still hold
         t = t * lat["batch"] * cal.get("threads", 1) / lat["threads"] if not on_device else t * lat["batch"]
-        # a session: every cell in each of `processes` fresh interpreters (yolov12.latency.session); the job's fixed
-        # cost holds one interpreter's start, each further process starts its own and builds its models again
+        # a session: every cell in each of `processes` fresh interpreters (yolov12.latency.session), one after the
+        # other; each process starts (session_s.startup) and, per cell, builds and checks its model
+        # (session_s.per_cell) before its warm-up and timed phase. The job's own start is its overhead_s.
+        session = cal.get("session_s") or {}
+        if set(session) != {"startup", "per_cell"}:
+            exact = False  # not calibrated: the start-ups and per-cell parts are left out (a lower bound)
         procs = int(lat.get("processes", 3))
         per_cell = max(lat["warmup_iters"] * t, lat["warmup_s"]) + max(lat["min_iters"] * t, lat["min_s"])
-        seconds += procs * cells * (per_cell + CELL_OVERHEAD_S) + (procs - 1) * STARTUP_S
+        seconds += procs * (session.get("startup", 0.0) + cells * (per_cell + session.get("per_cell", 0.0)))
     elif kind == "export" and params:
         weights = 4 * params  # the ONNX file, fp32
     return seconds, exact, disk, weights
