@@ -43,11 +43,13 @@ class RealData:
     data: str  # what Ultralytics trains on, relative to the prepared folder ("{task}" filled in; "" = the folder)
     in_place: bool = False  # prepared in the user's folder itself (else under <results>/data/<name>)
     folders: tuple[str, ...] = ()  # image / label folders whose counts identify it
+    images: tuple[int, int] | None = None  # (train, val) images of the official split; None: the user's split
 
 
 REAL_DATA: dict[str, RealData] = {d.name: d for d in (
-    RealData("coco", "coco_root", "coco.json", "coco-{task}.yaml", folders=("train2017", "val2017")),
-    RealData("imagenet", "imagenet_root", "imagenet.json", "", folders=("train", "val")),
+    RealData("coco", "coco_root", "coco.json", "coco-{task}.yaml", folders=("train2017", "val2017"),
+             images=(118_287, 5_000)),
+    RealData("imagenet", "imagenet_root", "imagenet.json", "", folders=("train", "val"), images=(1_281_167, 50_000)),
     RealData("dota", "dota_root", "dota.yaml", "dota.yaml", in_place=True,
              folders=tuple(f"{d}/{s}" for d in ("images", "labels") for s in ("train", "val"))),
 )}

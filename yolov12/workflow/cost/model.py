@@ -12,12 +12,11 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from ...registry import JOB_KINDS
+from ...registry import JOB_KINDS, REAL_DATA, TASK_TABLE
 from ..plan import Plan
 from .calibration import per_image
 
 # images in the real data sets (the config names no count for them): COCO train2017 / val2017, ImageNet-1k
-REAL_IMAGES = {"coco": (118_287, 5_000), "imagenet": (1_281_167, 50_000)}
 # disk per job besides weights: its result JSON, log, MLflow rows and artifacts (measured on a default run)
 RESULT_BYTES = {"train": 400_000, "evaluate": 60_000, "complexity": 20_000, "latency": 120_000, "export": 20_000}
 SYNTH_BYTES_PER_PIXEL = 0.25  # the synthetic sets' JPEGs plus labels, measured on the default's data folder
@@ -48,9 +47,7 @@ def _images(plan: Plan, task: str) -> tuple[int, int] | None:
     if data["kind"] == "synthetic":
         s = data["synthetic"]
         return s["n_train"], s["n_val"]
-    if task == "classify":
-        return REAL_IMAGES["imagenet"]
-    return REAL_IMAGES["coco"] if task in ("detect", "segment", "pose") else None
+    return REAL_DATA[TASK_TABLE[task].real_data].images
 
 
 def _scaled(cal: dict[str, Any], seconds: float, cpus: int, gpus: int, train: bool = False) -> float:
