@@ -14,9 +14,9 @@ from conftest import ROOT
 
 PKG = ROOT / "yolov12"
 # a package may import its own modules and those of lower layers only
-LAYERS = {"errors": 0, "registry": 1, "settings": 1, "yamlio": 1, "io": 1, "stats": 1, "gitinfo": 1, "offline": 1, "cliargs": 2,
-          "peers": 1, "nn": 3, "complexity": 3, "models": 4, "data": 4, "evaluate": 5, "latency": 6, "report": 6,
-          "workflow": 7, "cli": 8, "__main__": 9}
+LAYERS = {"errors": 0, "registry": 1, "settings": 1, "yamlio": 1, "io": 1, "stats": 1, "gitinfo": 1, "offline": 1,
+          "cliargs": 2, "peers": 1, "cpu": 1, "logs": 1, "retry": 1, "nn": 3, "complexity": 3, "models": 4, "data": 4,
+          "evaluate": 5, "latency": 6, "report": 6, "workflow": 7, "cli": 8, "__main__": 9}
 
 
 def module_name(path: Path) -> str:

@@ -126,6 +126,20 @@ def test_sacct_field_parsers():
         parse_mem_mb("lots")
 
 
+def test_slurm_cluster_refuses_a_host_name_not_on_127_0_0_1():
+    """SLURM binds to what the host name resolves to: with no /etc/hosts line slurmdbd dies, on Debian's 127.0.1.1
+    every job step hangs. Both are refused before anything starts, in one line that says how to fix it."""
+    from cluster import Unavailable
+    from cluster.slurm import _require_host_name_on_127_0_0_1 as require_127
+
+    require_127("localhost")
+    fix = r"127\.0\.0\.1 line of /etc/hosts"
+    with pytest.raises(Unavailable, match=r"resolves to 127\.0\.1\.1, not 127\.0\.0\.1 only.*" + fix):
+        require_127("127.0.1.1")
+    with pytest.raises(Unavailable, match=r"'no-such-host\.invalid' does not resolve.*" + fix):
+        require_127("no-such-host.invalid")
+
+
 # ---- MLflow on PostgreSQL under concurrent writers ------------------------------------------------------------
 
 N_PROCESSES, N_PARAMS, N_METRICS, N_STEPS = 8, 30, 40, 20

@@ -18,7 +18,6 @@ from conftest import ROOT
 from workflow_helpers import tiny_config, write_tiny
 from yolov12.errors import UserError
 from yolov12.registry import JOB_KINDS
-from yolov12.latency.session import CELL_OVERHEAD_S, STARTUP_S
 from yolov12.workflow.cost import calibration
 from yolov12.workflow.cost.measured import by_kind, fit_fixed_costs
 from yolov12.workflow.cost.model import Job, jobs
@@ -30,6 +29,7 @@ FIXTURES = ROOT / "tests" / "fixtures" / "cost"  # benchmark files of a real def
 
 CAL = {"name": "given", "source": "numbers chosen for the test", "device": "cpu", "threads": 1, "ref_imgsz": 32,
        "train_s_per_image": {"n": 0.01}, "eval_s_per_image": {"n": 0.002}, "infer_s_per_image": {"n": 0.001},
+       "complexity_s_per_model": {"n": 0.5}, "session_s": {"startup": 4.0, "per_cell": 1.0},
        "overhead_s": {"train": 10, "evaluate": 3, "complexity": 4, "latency": 5, "export": 6, "data": 1,
                       "mlflow_store": 2, "aggregate": 7, "report": 8},
        "peak_rss_mb": {"train": 900}, "params": {"n": 1000}, "weights_bytes_per_param": 2}
@@ -57,13 +57,17 @@ def test_plan_arithmetic_on_a_tiny_config(tmp_path):
     assert f"train/{base.run_dir}" in ev.after
     # a latency job: the session of its scale, every architecture timed there (one cell each) in each of the
     # session's processes; the floors are 0, so warmup_iters + min_iters inferences at 64 px per cell and process,
-    # each further process starting its own interpreter
+    # each process starting its own interpreter and building each cell's model
     lat = next(j for j in all_jobs.values() if j.kind == "latency")
     lc, n_cells = cfg["latency"], len(plan.identity("latency", lat.run_dir)["cells"])
     assert n_cells == len({r.model_dir for r in plan.runs if "latency" in r.measure}) > 1
     per_cell = (lc["warmup_iters"] + lc["min_iters"]) * 0.001 * (lc["imgsz"] / 32) ** 2
-    assert lat.exclusive and lat.seconds == pytest.approx(
-        5 + lc["processes"] * n_cells * (per_cell + CELL_OVERHEAD_S) + (lc["processes"] - 1) * STARTUP_S)
+    assert lat.exclusive and lat.seconds == pytest.approx(5 + lc["processes"] * (4.0 + n_cells * (per_cell + 1.0)))
+    # a complexity job: the session of its scale counts every architecture in one process
+    [cx] = [j for j in all_jobs.values() if j.kind == "complexity"]
+    n_models = len({r.model_dir for r in plan.runs if "complexity" in r.measure})
+    assert len(plan.identity("complexity", cx.run_dir)["cells"]) == n_models > 1
+    assert cx.seconds == pytest.approx(4 + n_models * 0.5) and not cx.exclusive
 
     p = predict(plan, CAL, cores=2, gpus=0)
     assert p["total"]["trainings"] == len(trains)
@@ -83,6 +87,10 @@ def test_uncalibrated_parts_make_a_lower_bound(tmp_path):
     cal = {k: v for k, v in CAL.items() if k != "overhead_s"}
     p = predict(plan, cal, cores=2, gpus=0)
     assert not p["total"]["exact"] and not p["kinds"]["train"]["exact"]
+    # a calibration without a timing session's or a complexity count's costs: those kinds are lower bounds
+    p = predict(plan, {k: v for k, v in CAL.items() if k not in ("session_s", "complexity_s_per_model")}, 2, 0)
+    assert p["kinds"]["train"]["exact"] and not p["kinds"]["latency"]["exact"]
+    assert not p["kinds"]["complexity"]["exact"]
     gpu_cal = {**CAL, "device": "cuda", "gpus": 8}  # a GPU calibration prices no CPU training
     assert not predict(plan, gpu_cal, cores=2, gpus=8)["kinds"]["train"]["exact"]
 
@@ -100,6 +108,9 @@ def test_bad_calibration_is_one_line(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text(yaml.safe_dump({**CAL, "train_s_per_image": {"q": 1.0}}))
     with pytest.raises(UserError, match=r"bad.yaml: train_s_per_image.q: unknown scale"):
+        calibration.load(str(bad))
+    bad.write_text(yaml.safe_dump({**CAL, "session_s": {"start": 4.0}}))
+    with pytest.raises(UserError, match=r"bad.yaml: session_s.start: unknown part of a timing session"):
         calibration.load(str(bad))
     with pytest.raises(UserError, match="no such calibration"):
         calibration.load("no-such-gpu", ROOT)
@@ -152,7 +163,10 @@ def test_report_sets_prediction_beside_real_benchmarks(tmp_path):
         cpu = _tsv_sum(results / "benchmarks", kind, "cpu_time")
         assert rows[kind][3].text == duration(cpu)
         predicted = sum(prediction["jobs"][f"{kind}/{f.stem}"] for f in files)  # the same jobs only
-        assert rows[kind][5].text == f"{cpu / predicted:.2f}"
+        if kind in JOB_KINDS and JOB_KINDS[kind].timing:  # alone on the node: its wall time, which counts the session
+            assert rows[kind][5].text == f"{_tsv_sum(results / 'benchmarks', kind, 's') / predicted:.2f} (wall)"
+        else:
+            assert rows[kind][5].text == f"{cpu / predicted:.2f}"
     assert rows["report"][3].missing  # predicted, never benchmarked: a dash, not a zero
     assert by_kind(results / "benchmarks")["span_s"] > 0
     # fixed costs fitted from the same files: each kind's CPU time less its per-image part, never below zero

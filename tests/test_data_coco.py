@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import logging
 import os
 import threading
 import zipfile
@@ -145,11 +146,12 @@ def extract_all(root: Path) -> Path:
 # ------------------------------------------------------------------------------------------------ HTTP server
 class ArchiveServer:
     """Serves ARCHIVES on 127.0.0.1. Range requests are honoured (206) unless honor_range is off (then 200);
-    drop_first sends half of the first response and closes, to test resuming after a dropped connection."""
+    drop_first sends half of the first response and closes, to test resuming after a dropped connection;
+    busy_first answers that many requests 503 (a passing server trouble, retried after a wait)."""
 
     def __init__(self):
         self.requests: list[tuple[str, str | None, int]] = []  # (path, Range header, status)
-        self.honor_range, self.drop_first = True, False
+        self.honor_range, self.drop_first, self.busy_first = True, False, 0
         state = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -161,6 +163,9 @@ class ArchiveServer:
                 wanted = self.headers.get("Range")
                 if data is None:
                     return self._reply(404, b"", wanted)
+                if state.busy_first:
+                    state.busy_first -= 1
+                    return self._reply(503, b"", wanted)
                 start = int(wanted.split("=")[1].split("-")[0]) if wanted and state.honor_range else 0
                 if start >= len(data) > 0:
                     return self._reply(416, b"", wanted, {"Content-Range": f"bytes */{len(data)}"})
@@ -186,7 +191,7 @@ class ArchiveServer:
 
     def reset(self):
         self.requests.clear()
-        self.honor_range, self.drop_first = True, False
+        self.honor_range, self.drop_first, self.busy_first = True, False, 0
 
 
 @pytest.fixture(scope="module")
@@ -334,6 +339,16 @@ def test_server_ignoring_range_restarts_from_zero(tmp_path, server):
     download(server.url + "zips/train2017.zip", dest, size=len(data), md5=hashlib.md5(data).hexdigest())
     assert server.requests == [("/zips/train2017.zip", "bytes=39-", 200)]
     assert dest.read_bytes() == data
+
+
+def test_busy_server_is_retried_after_a_wait(tmp_path, server, caplog):
+    server.busy_first = 1
+    data = ARCHIVES["zips/val2017.zip"]
+    dest = tmp_path / "val2017.zip"
+    with caplog.at_level(logging.INFO, logger="yolov12"):
+        download(server.url + "zips/val2017.zip", dest, size=len(data), md5=hashlib.md5(data).hexdigest())
+    assert [status for _, _, status in server.requests] == [503, 200] and dest.read_bytes() == data
+    assert "val2017.zip: HTTP Error 503: Service Unavailable; retrying (1/4)" in caplog.text
 
 
 def test_dropped_connection_is_resumed(tmp_path, server):

@@ -193,6 +193,16 @@ def test_the_embedded_default_dry_runs(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     jobs = job_counts(proc.stdout + proc.stderr)
     assert jobs["train"] >= 28 and jobs["data_synth"] == 5 and jobs["report"] == 1
+    # the session kinds: one job per scale, whatever the number of architectures measured there
+    from yolov12.workflow.plan import make_plan
+    from yolov12.yamlio import load_yaml
+
+    default = ROOT / "workflows" / "config" / "default.yaml"
+    plan = make_plan(load_yaml(default, "config"), str(default), ROOT)
+    for kind in ("complexity", "latency"):
+        scales = {r.scale for r in plan.runs if kind in r.measure}
+        assert jobs[kind] == len(plan.run_dirs(kind)) == len(scales), (kind, jobs)
+        assert len({r.model_dir for r in plan.runs if kind in r.measure}) > len(scales)  # several in one job
 
 
 def test_config_file_with_duplicate_key_is_refused_before_any_job(tmp_path):

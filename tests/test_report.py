@@ -526,3 +526,31 @@ def test_table7_transcription_matches_the_reference():
     for p, r in zip(t7, ref):
         assert r["hyperparameter"].startswith(p["hyperparameter"]) and p["group"] == r["group"]
         assert p["printed"] == r["paper_value_N/S/M/L/X"], (p["printed"], r["paper_value_N/S/M/L/X"])
+
+
+def test_one_table_model_feeds_every_renderer():
+    """The verdicts and the Ref. table are model tables too: a judgement (tone), an identifier (code) and a link
+    target (anchor) render in each format its way, from the same cells."""
+    from yolov12.report.formats import latex_table, md_table, typst_table
+    from yolov12.report.model import Cell, Table
+
+    t = Table("x", "", "Demo", "cells of every kind", ["Ref.", "Run", "Verdict"], widths=("1fr", "2fr", "1fr"))
+    t.add([Cell("R1", anchor="r1"), Cell("a_b", code=True), Cell("not reproduced", strong=True, tone="bad")])
+    assert '| <a id="r1"></a>R1 | `a_b` | \u274c **not reproduced** |' in md_table(t)
+    typ = typst_table(t)
+    assert "columns: (1fr, 2fr, 1fr)," in typ
+    assert 'text(fill: rgb("#b03a2e"), weight: "bold", "not reproduced")' in typ
+    assert r"R1 & a\_b & \textbf{not reproduced} \\" in latex_table(t)
+
+
+def test_report_verdicts_and_refs_come_from_their_model_tables(report):
+    out, _, md = report
+    from yolov12.report.verdicts import STATUSES, TONE
+
+    assert set(TONE) == set(STATUSES)
+    rows = [line for line in section(md, "## Reproduction verdicts", "## Paper tables").splitlines()
+            if line.startswith("| ") and not line.startswith("| Claim")]
+    assert len(rows) == len(json.loads((out / "verdicts.json").read_text()))
+    refs = [line for line in section(md, "## Where every number comes from").splitlines() if line.startswith("| <a")]
+    assert refs and all(re.match(r'\| <a id="r\d+"></a>R\d+ \| `[^`]+` \| `[^`]+` \|', line) for line in refs)
+    assert r"\textbf{reproduced}" in (out / "tables" / "verdicts.tex").read_text()

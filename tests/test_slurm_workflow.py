@@ -53,10 +53,11 @@ def test_tiny_workflow_on_slurm_logging_to_postgres(slurm_cluster, mlflow_server
         by_rule.setdefault(job["Comment"].split("_")[1], []).append(job)
         print(f"  {job['JobID']:>5} {job['Comment'][:60]:60s} {job['State']} mem={job['ReqMem']:.0f}MB "
               f"time={job['Timelimit']:.0f}min cpus={job['AllocCPUS']} {job['AllocTRES']}")
-    # one job per training, per architecture (complexity) and per timing session (latency), as the plan says
+    # one job per training, and per scale one complexity session and one timing session, as the plan says
     plan = make_plan(expected, str(cfg), ROOT)
     planned = {k: len(plan.run_dirs(k)) for k in ("train", "evaluate", "complexity", "latency")}
-    assert planned["train"] == 4 and planned["latency"] == 1 and planned["complexity"] >= 2
+    scales = {r.scale for r in plan.runs}
+    assert planned["train"] == 4 and planned["latency"] == planned["complexity"] == len(scales)
     assert {k: len(v) for k, v in by_rule.items()} == {"data": 1, **planned}
     for kind, declared in expected["resources"].items():
         for job in by_rule.get(kind, []):

@@ -9,7 +9,12 @@ configure offline behaviour for themselves (``yolov12.offline``).
 from __future__ import annotations
 
 import importlib
+import logging
 from importlib import metadata
+
+# the library convention: our loggers (children of "yolov12") print nothing until a program configures logging; the
+# command line does (yolov12.logs.configure), the root logger is never touched here
+logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 try:  # one version, pyproject.toml's: the installed distribution's metadata
     __version__ = metadata.version("yolov12-suite")

@@ -1,11 +1,13 @@
 """``yolov12`` command line. Every subcommand lives with its stage (``yolov12/<stage>/cli.py``) or here; building
 the parser imports neither torch nor Ultralytics (``yolov12 --help`` is instant). Bad input is one line,
 ``error: <file>: <key>: <what>; allowed: ...``, exit status 2; ``--debug`` (or ``YOLOV12_DEBUG=1``) shows tracebacks.
+``--quiet`` / ``--verbose`` set the level of the diagnostics on stderr (yolov12.logs); stdout is the product.
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 
 from . import __version__, registry
@@ -187,6 +189,13 @@ def build_parser() -> argparse.ArgumentParser:
                                      epilog=example("yolov12 summary --scales n s --knob area=1"))
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    # the package's diagnostics (yolov12.logs): progress lines at INFO, skipped / stopped work at WARNING, on stderr;
+    # a command's product (a JSON result, a table, the paths it wrote) is on stdout whatever the level
+    level = parser.add_mutually_exclusive_group()
+    level.add_argument("-q", "--quiet", dest="log_level", action="store_const", const="quiet", default="normal",
+                       help="diagnostics: warnings only (no progress lines)")
+    level.add_argument("-v", "--verbose", dest="log_level", action="store_const", const="verbose",
+                       help="diagnostics: debug lines too")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("models", help="list model definitions and knobs").set_defaults(func=cmd_models)
     p = sub.add_parser("yaml", help="write a resolved model YAML", formatter_class=HELP_FORMAT,
@@ -235,7 +244,12 @@ def main(argv: list[str] | None = None) -> int:
         except SystemExit as e:  # --help / --version (0) or an argparse usage error (2, already printed)
             return int(e.code or 0)
         from .cliargs import check_out_paths
+        from .logs import configure
         from .offline import configure_job_process
+
+        configure(args.log_level)  # the entry point, and only it, configures logging (the yolov12 logger's)
+        logging.getLogger(__name__).debug("yolov12 %s, Python %s: %s", __version__, sys.version.split()[0],
+                                          " ".join(argv))
 
         check_out_paths(args)  # an output of the wrong kind is refused before any work
 

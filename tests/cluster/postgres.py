@@ -168,9 +168,13 @@ else:
 
 
 def main() -> None:
-    server = start_mlflow_server()
-    print(f"MLflow on PostgreSQL up in {server.startup_s['total']} s ({server.startup_s})")
-    print(f"export MLFLOW_TRACKING_URI={server.tracking_uri}   # backend {server.backend_uri}")
+    try:
+        server = start_mlflow_server()
+    except Unavailable as why:  # a missing program, no root: one line, no traceback
+        raise SystemExit(f"no MLflow server on PostgreSQL: {why}") from None
+    # flushed: the lines matter most when the output goes to a file (the server started in the background)
+    print(f"MLflow on PostgreSQL up in {server.startup_s['total']} s ({server.startup_s})", flush=True)
+    print(f"export MLFLOW_TRACKING_URI={server.tracking_uri}   # backend {server.backend_uri}", flush=True)
     serve_forever(server.stop)
 
 

@@ -87,6 +87,25 @@ def _node_name() -> str:
     return socket.gethostname().split(".")[0]
 
 
+def _require_host_name_on_127_0_0_1(node: str) -> None:
+    """With NoInAddrAny the SLURM daemons, srun and slurmstepd bind to what the host name resolves to: 127.0.0.1.
+
+    Nothing else works. A bare Debian image (debootstrap, some containers) has no /etc/hosts line for its own name:
+    slurmdbd dies with "Address family not supported by protocol". An installed Debian maps it to 127.0.1.1: the
+    daemons start, but srun binds its I/O sockets there while slurmstepd connects back to the address the launch
+    request came from (127.0.0.1, the kernel's source address on lo), so every job step hangs ("Slurmd could not
+    connect IO"). A public address would make the daemons listen on it. Each case is refused here, in one line.
+    """
+    fix = f"put {node!r} on the 127.0.0.1 line of /etc/hosts"
+    try:
+        addresses = {info[4][0] for info in socket.getaddrinfo(node, None, socket.AF_INET)}
+    except socket.gaierror:
+        raise Unavailable(f"the host name {node!r} does not resolve (SLURM binds to its address): {fix}") from None
+    if addresses != {"127.0.0.1"}:
+        raise Unavailable(f"the host name {node!r} resolves to {', '.join(sorted(addresses))}, not 127.0.0.1 only "
+                          f"(SLURM binds to it; its job steps need 127.0.0.1): {fix}")
+
+
 def _memory_mb() -> int:
     # the formula slurmd uses for the memory it detects; RealMemory above it would drain the node
     return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 2**20
@@ -168,6 +187,7 @@ def start_slurm_cluster(base_dir: str | Path | None = None) -> SlurmCluster:
     if os.geteuid() != 0:
         raise Unavailable("a SLURM test cluster needs root (slurmd, munged and mariadbd run as root here)")
     bins = require(PROGRAMS, APT_HINT)
+    _require_host_name_on_127_0_0_1(_node_name())
     t0 = time.monotonic()
     root = Path(tempfile.mkdtemp(prefix="yolov12-slurm-", dir=base_dir))
     root.chmod(0o755)  # munged insists that every directory above its socket is searchable by all
@@ -351,9 +371,14 @@ else:
 
 
 def main() -> None:
-    cluster = start_slurm_cluster()
-    print(f"SLURM cluster {cluster.name} up in {cluster.startup_s['total']} s ({cluster.startup_s})")
-    print(f"export SLURM_CONF={cluster.conf}")
+    try:
+        cluster = start_slurm_cluster()
+    except Unavailable as why:  # a missing program, no root, an unresolvable host name: one line, no traceback
+        raise SystemExit(f"no SLURM test cluster: {why}") from None
+    # flushed: the lines matter most when the output goes to a file (the cluster started in the background)
+    print(f"SLURM cluster {cluster.name} up in {cluster.startup_s['total']} s ({cluster.startup_s})", flush=True)
+    # bin/ first on the PATH: its client commands carry SLURM_CONF into jobs (see _write_client_wrappers)
+    print(f"export SLURM_CONF={cluster.conf} PATH={cluster.root / 'bin'}:$PATH", flush=True)
     serve_forever(cluster.stop)
 
 

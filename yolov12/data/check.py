@@ -16,18 +16,20 @@ Policy (also in docs/data.md):
 from __future__ import annotations
 
 import dataclasses
+import logging
 import math
 from pathlib import Path
 from typing import Any
 
-from ..registry import TASKS
+from ..registry import TASK_TABLE
 from .datayaml import DataFile, DatasetError, label_path, read_data_yaml, split_images
 from .images import image_problem
+
+log = logging.getLogger(__name__)
 
 __all__ = ["CheckReport", "DatasetError", "LabelProblem", "check_dataset", "check_label_file", "check_split_labels",
            "image_problem"]
 
-LABEL_TASKS = tuple(t for t in TASKS if t != "classify")
 SHOWN_LOCATIONS = 3  # further problem locations named in the one error line
 
 
@@ -51,32 +53,35 @@ class LabelProblem:
     allowed: str
 
 
+# a label row is read by its task's label format (yolov12.registry.LABEL_FORMATS), the task row names it
 def expected_fields(task: str, kpt_shape: list[int] | None) -> str:
-    return {"detect": "5 (class cx cy w h)", "obb": "9 (class x1 y1 x2 y2 x3 y3 x4 y4)",
-            "segment": "an odd number >= 7 (class x1 y1 x2 y2 x3 y3 ...)",
-            "pose": f"{5 + math.prod(kpt_shape or [0])} (class cx cy w h + keypoints {kpt_shape})"}[task]
+    return {"box": "5 (class cx cy w h)", "corners": "9 (class x1 y1 x2 y2 x3 y3 x4 y4)",
+            "polygon": "an odd number >= 7 (class x1 y1 x2 y2 x3 y3 ...)",
+            "keypoints": f"{5 + math.prod(kpt_shape or [0])} (class cx cy w h + keypoints {kpt_shape})"
+            }[TASK_TABLE[task].label_format]
 
 
 def fields_ok(task: str, n: int, kpt_shape: list[int] | None) -> bool:
-    if task == "detect":
+    form = TASK_TABLE[task].label_format
+    if form == "box":
         return n == 5
-    if task == "obb":
+    if form == "corners":
         return n == 9
-    if task == "segment":
+    if form == "polygon":
         return n >= 7 and n % 2 == 1
     return n == 5 + math.prod(kpt_shape)
 
 
 def coordinate_indices(task: str, n: int, kpt_shape: list[int] | None) -> range | list[int]:
-    """Indices of the values that are normalised coordinates (pose visibility flags are not)."""
-    if task == "pose" and kpt_shape and kpt_shape[1] == 3:
+    """Indices of the values that are normalised coordinates (keypoint visibility flags are not)."""
+    if TASK_TABLE[task].keypoints and kpt_shape and kpt_shape[1] == 3:
         return list(range(1, 5)) + [5 + i for i in range(n - 5) if i % 3 != 2]
     return range(1, n)
 
 
 def zero_extent(task: str, values: list[float]) -> tuple[str, str] | None:
     """(field, what) when the object has zero width or height, else None."""
-    if task in ("detect", "pose"):
+    if TASK_TABLE[task].label_format in ("box", "keypoints"):  # a box first; else a polygon / corners
         for key, v in (("w", values[3]), ("h", values[4])):
             if v <= 0:
                 return key, f"box {'width' if key == 'w' else 'height'} is {v:g}"
@@ -180,23 +185,23 @@ def check_split_labels(d: DataFile, split: str, task: str, decode_images: bool =
 
 def check_dataset(data: str | Path, task: str) -> CheckReport:
     """Check a detect/segment/pose/obb ``data.yaml`` or a classification directory; raise DatasetError on errors."""
-    if task == "classify":
-        return check_classify(Path(data))
-    if task not in LABEL_TASKS:
-        raise DatasetError(f"task {task!r} is not known", key="--task", allowed=list(TASKS))
+    if task not in TASK_TABLE:
+        raise DatasetError(f"task {task!r} is not known", key="--task", allowed=list(TASK_TABLE))
+    if TASK_TABLE[task].classification:
+        return check_classify(Path(data), task)
     d = read_data_yaml(data, task)
     report = CheckReport(task)
     for split in ("train", "val"):
         check_split_labels(d, split, task, decode_images=True, report=report)
     for item in report.corrupt:
-        print(f"skipped corrupt image {item}", flush=True)
+        log.warning("skipped corrupt image %s", item)
     return report
 
 
-def check_classify(root: Path) -> CheckReport:
+def check_classify(root: Path, task: str = "classify") -> CheckReport:
     from ultralytics.data.utils import IMG_FORMATS  # the suffixes ClassificationDataset loads
 
-    report = CheckReport("classify")
+    report = CheckReport(task)
     if not root.is_dir():
         raise DatasetError("not a directory", file=root, key="--data",
                            allowed="a classification dataset directory with train/<class>/ and val/<class>/")
@@ -219,5 +224,5 @@ def check_classify(root: Path) -> CheckReport:
                 n_img += 1
         report.images[split] = n_img
     for item in report.corrupt:
-        print(f"skipped corrupt image {item}", flush=True)
+        log.warning("skipped corrupt image %s", item)
     return report

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UserError
+from ..registry import TASK_TABLE
 from ..yamlio import load_yaml
 
 REQUIRED_KEYS = ("train", "val", "names")
@@ -60,8 +61,8 @@ def class_names(raw: dict[str, Any], file: Path) -> list[str]:
 def keypoint_shape(raw: dict[str, Any], file: Path, task: str | None) -> list[int] | None:
     shape = raw.get("kpt_shape")
     if shape is None:
-        if task == "pose":
-            raise DatasetError("missing key (needed for task pose)", file=file, key="kpt_shape",
+        if task in TASK_TABLE and TASK_TABLE[task].keypoints:
+            raise DatasetError(f"missing key (needed for task {task})", file=file, key="kpt_shape",
                                allowed="[number of keypoints, 2 or 3]")
         return None
     if not (isinstance(shape, list) and len(shape) == 2 and all(isinstance(v, int) for v in shape)

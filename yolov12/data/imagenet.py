@@ -18,6 +18,7 @@ classes, 1,281,167 train and 50,000 val images) and described by ``imagenet.yaml
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import shutil
 import tarfile
@@ -29,6 +30,8 @@ from ultralytics.data.utils import IMG_FORMATS  # the suffixes ClassificationDat
 from ..io import atomic_dir, write_json, write_yaml
 from .imagenet_labels import (CSV_COLUMNS, DEVKIT, DEVKIT_GROUND_TRUTH, DEVKIT_META, WNID, ImageNetError,
                               load_val_labels, require_dir, require_file)
+
+log = logging.getLogger(__name__)
 
 __all__ = ["CSV_COLUMNS", "DEVKIT", "DEVKIT_GROUND_TRUTH", "DEVKIT_META", "EXPECTED", "ImageNetError", "SPLITS",
            "TRAIN_TAR", "VAL_TAR", "load_val_labels", "prepare_imagenet"]
@@ -142,7 +145,7 @@ def remove_leftover_temp_dirs(split_dir: Path) -> None:
     if not split_dir.is_dir():
         return
     for leftover in split_dir.glob(".*.tmp"):
-        print(f"removing {leftover} left by an interrupted run", flush=True)
+        log.warning("removing %s left by an interrupted run", leftover)
         shutil.rmtree(leftover, ignore_errors=True)
 
 
@@ -215,7 +218,7 @@ def extract_train_classes(train_dir: Path, tar: tarfile.TarFile, class_tars: dic
     total = len(class_tars)
     for done, (wnid, member) in enumerate(class_tars.items(), start=1):
         if (train_dir / wnid).is_dir():
-            print(f"imagenet train {done}/{total} {wnid}: already extracted, skipped", flush=True)
+            log.info("imagenet train %d/%d %s: already extracted, skipped", done, total, wnid)
             continue
         with atomic_dir(train_dir / wnid) as tmp:
             give_mkdir_mode(tmp)
@@ -226,7 +229,7 @@ def extract_train_classes(train_dir: Path, tar: tarfile.TarFile, class_tars: dic
                     if is_image_member(image):
                         copy_member(inner, image, tmp)
                         count += 1
-        print(f"imagenet train {done}/{total} {wnid}: {count} images", flush=True)
+        log.info("imagenet train %d/%d %s: %d images", done, total, wnid, count)
 
 
 def extract_val_classes(val_dir: Path, tar: tarfile.TarFile, images: list[tuple[tarfile.TarInfo, str]]) -> None:
@@ -234,7 +237,7 @@ def extract_val_classes(val_dir: Path, tar: tarfile.TarFile, images: list[tuple[
     pending_set = {wnid for _, wnid in images} - {p.name for p in existing_class_dirs(val_dir)}
     pending = sorted(pending_set)
     if not pending:
-        print(f"imagenet val: all classes already extracted in {val_dir}, skipped", flush=True)
+        log.info("imagenet val: all classes already extracted in %s, skipped", val_dir)
         return
     todo = [(member, wnid) for member, wnid in images if wnid in pending_set]
     with contextlib.ExitStack() as stack:
@@ -244,7 +247,7 @@ def extract_val_classes(val_dir: Path, tar: tarfile.TarFile, images: list[tuple[
         for done, (member, wnid) in enumerate(todo, start=1):
             copy_member(tar, member, temp_dirs[wnid])
             if done % VAL_PROGRESS_EVERY == 0 or done == len(todo):
-                print(f"imagenet val: {done}/{len(todo)} images ({len(pending)} classes)", flush=True)
+                log.info("imagenet val: %d/%d images (%d classes)", done, len(todo), len(pending))
 
 
 # ------------------------------------------------------------------------------------------------------ validation

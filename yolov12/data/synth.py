@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import math
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,8 @@ from PIL import Image, ImageDraw
 
 from ..io import atomic_dir
 from .synth_spec import SHAPES, TASKS, SynthSpec
+
+log = logging.getLogger(__name__)
 
 __all__ = ["POSE_KEYPOINTS", "SHAPES", "TASKS", "SynthSpec", "generate"]
 POSE_KEYPOINTS = ("top", "upper_right", "lower_right", "lower_left", "upper_left")  # the tips of a star
@@ -128,7 +131,7 @@ class Instance:
 
 def compose(rng: np.random.Generator, spec: SynthSpec) -> tuple[np.ndarray, list[Instance]]:
     """One image and its labelled instances. Placement retries keep every instance at least MIN_VISIBLE visible."""
-    size, pose = spec.wh, spec.task == "pose"
+    size, pose = spec.wh, spec.row.keypoints
     img = Image.fromarray(background(rng, size))
     draw = ImageDraw.Draw(img)
     instances: list[Instance] = []
@@ -188,11 +191,12 @@ def instance_record(inst: Instance, spec: SynthSpec) -> dict[str, Any] | None:
     coco = {"category_id": inst.shape.cls + 1, "bbox": [float(x0), float(y0), float(x1 - x0), float(y1 - y0)],
             "area": float(inst.visible.sum()), "iscrowd": 0,
             "segmentation": [[round(float(v), 2) for v in polygon.reshape(-1)]]}
-    if spec.task == "segment":
+    form = spec.row.label_format  # the row's label format (yolov12.registry.LABEL_FORMATS)
+    if form == "polygon":
         row = f"{inst.shape.cls} " + fmt(np.clip(polygon / scale, 0, 1).reshape(-1))
-    elif spec.task == "obb":
+    elif form == "corners":
         row = f"{inst.shape.cls} " + fmt(np.clip(inst.shape.obb / scale, 0, 1).reshape(-1))
-    elif spec.task == "pose":
+    elif form == "keypoints":
         kpts, flat = [], []
         for x, y in inst.shape.keypoints:
             xi, yi = min(int(x), w - 1), min(int(y), h - 1)
@@ -209,7 +213,7 @@ def instance_record(inst: Instance, spec: SynthSpec) -> dict[str, Any] | None:
 
 def coco_categories(spec: SynthSpec) -> list[dict[str, Any]]:
     cats = [{"id": i + 1, "name": n, "supercategory": "shape"} for i, n in enumerate(spec.names)]
-    if spec.task == "pose":
+    if spec.row.keypoints:
         cats[0].update(keypoints=list(POSE_KEYPOINTS), skeleton=POSE_SKELETON)
     return cats
 
@@ -267,11 +271,11 @@ def generate(out: str | Path, spec: SynthSpec | None = None, verbose: bool = Tru
     def progress(split, done, total):
         step = max(1, total // 10)
         if verbose and (done % step == 0 or done == total):
-            print(f"synth {spec.task} {split}: {done}/{total} images", flush=True)
+            log.info("synth %s %s: %d/%d images", spec.task, split, done, total)
 
     counts: dict[str, Any] = {}
     with atomic_dir(out) as tmp:
-        if spec.task == "classify":
+        if spec.row.classification:
             for split, n in (("train", spec.n_train), ("val", spec.n_val)):
                 counts[split] = write_classify_split(tmp, spec, split, n, progress)
             data_ref = str(out)  # Ultralytics takes the dataset directory for classification
@@ -287,7 +291,7 @@ def generate(out: str | Path, spec: SynthSpec | None = None, verbose: bool = Tru
                     (tmp / "annotations" / "val.json").write_text(json.dumps(gt, sort_keys=True) + "\n")
             data = {"path": str(out), "train": "images/train", "val": "images/val",
                     "names": dict(enumerate(spec.names))}
-            if spec.task == "pose":
+            if spec.row.keypoints:
                 data.update(kpt_shape=[len(POSE_KEYPOINTS), 3], flip_idx=POSE_FLIP_IDX,
                             kpt_names={0: list(POSE_KEYPOINTS)})
             import yaml
@@ -295,10 +299,10 @@ def generate(out: str | Path, spec: SynthSpec | None = None, verbose: bool = Tru
             (tmp / "data.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
             data_ref = str(out / "data.yaml")
         # classification indices follow the sorted class directories (ImageFolder), detection ones the YAML
-        names = sorted(spec.names) if spec.task == "classify" else spec.names
+        names = sorted(spec.names) if spec.row.classification else spec.names
         manifest = {"kind": "synthetic", "spec": dataclasses.asdict(spec), "data": data_ref, "counts": counts,
                     "names": names,
-                    "coco_gt": None if spec.task == "classify" else str(out / "annotations" / "val.json"),
+                    "coco_gt": None if spec.row.classification else str(out / "annotations" / "val.json"),
                     "category_ids": list(range(1, len(spec.names) + 1))}
         (tmp / "dataset.json").write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
     return manifest

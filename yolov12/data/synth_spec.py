@@ -5,10 +5,10 @@ from __future__ import annotations
 import dataclasses
 
 from ..errors import UserError
-from ..registry import TASKS as REGISTRY_TASKS
+from ..registry import TASK_TABLE, Task
 from ..settings import SYNTHETIC
 
-TASKS = tuple(REGISTRY_TASKS)  # every task of the suite has a synthetic set
+TASKS = TASK_TABLE  # every task of the suite has a synthetic set, drawn in its row's label format
 SHAPES = ("circle", "square", "triangle", "hexagon", "star", "cross", "diamond", "pentagon")
 
 
@@ -25,8 +25,8 @@ class SynthSpec:
 
     def __post_init__(self):
         # keys are the command-line flags of 'yolov12 data synth', which builds this spec from them
-        if self.task not in TASKS:
-            raise UserError(f"task {self.task!r} is not known", key="--task", allowed=list(TASKS))
+        if self.task not in TASK_TABLE:
+            raise UserError(f"task {self.task!r} is not known", key="--task", allowed=list(TASK_TABLE))
         for name in ("n_train", "n_val", "imgsz", "nc", "max_objects", "seed"):
             value = getattr(self, name)
             low = 0 if name == "seed" else 1
@@ -38,9 +38,13 @@ class SynthSpec:
             if value is not None and (not isinstance(value, int) or value < 32):
                 raise UserError(f"{name} = {value!r} is too small to draw shapes on", key=f"--{name}",
                                 allowed="integers >= 32")
-        if self.task != "pose" and not 1 <= self.nc <= len(SHAPES):
+        if not self.row.keypoints and not 1 <= self.nc <= len(SHAPES):
             raise UserError(f"nc = {self.nc}: there is one class per shape", key="--nc",
                             allowed=f"1..{len(SHAPES)}")
+
+    @property
+    def row(self) -> Task:
+        return TASK_TABLE[self.task]
 
     @property
     def wh(self) -> tuple[int, int]:
@@ -48,4 +52,4 @@ class SynthSpec:
 
     @property
     def names(self) -> list[str]:
-        return ["star"] if self.task == "pose" else list(SHAPES[: self.nc])
+        return ["star"] if self.row.keypoints else list(SHAPES[: self.nc])  # keypoints: the tips of one star

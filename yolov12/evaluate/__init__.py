@@ -34,14 +34,18 @@ from typing import Any
 
 from ..errors import UserError
 from ..io import write_json
+from ..registry import task as task_row
 from ..settings import EVALUATE
 from .cocoeval import BACKENDS, EvaluationError, load_gt, score
 from .settings import PRECISION_CHOICES, check_imgsz, check_settings, resolve_device, resolve_precision
 
-__all__ = ["BACKENDS", "IOU_TYPES", "PRECISION_CHOICES", "EvaluationError", "evaluate"]
+__all__ = ["BACKENDS", "PRECISION_CHOICES", "EvaluationError", "evaluate", "iou_types"]
 
-IOU_TYPES = {"detect": ["bbox"], "segment": ["bbox", "segm"], "pose": ["bbox", "keypoints"], "obb": [],
-             "classify": []}
+
+
+def iou_types(task: str) -> list[str]:
+    """The COCO-toolkit scores of a task (yolov12.registry.TASK_TABLE); the last is its headline's."""
+    return list(task_row(task).iou_types)
 
 
 def sha256(path: str | Path) -> str:
@@ -72,7 +76,7 @@ def ground_truth_for(task: str, data, gt, manifest) -> Path | None:
     if manifest.get("coco_gt"):  # synthetic sets: one ground-truth file per task
         return Path(manifest["coco_gt"])
     official = manifest.get("ground_truth") or {}  # COCO 2017 prepared by 'yolov12 data coco'
-    stem = "person_keypoints_val2017" if task == "pose" else "instances_val2017"
+    stem = f"{task_row(task).coco_annotations}_val2017"
     return Path(official[stem]) if stem in official else None
 
 
@@ -114,7 +118,7 @@ def check_dataset_for(task: str, data: str | Path, model) -> tuple[Any, int | No
     from ..data.check import check_split_labels
     from ..data.datayaml import DatasetError, read_data_yaml
 
-    if task == "classify":
+    if task_row(task).classification:
         root = Path(data)
         if not (root / "val").is_dir():
             raise DatasetError("no val/ split directory", file=root, key="--data",
@@ -125,7 +129,7 @@ def check_dataset_for(task: str, data: str | Path, model) -> tuple[Any, int | No
         raise DatasetError(f"the dataset has {d.nc} classes, the checkpoint {len(model.names)}", file=d.file,
                            key="names", allowed="a checkpoint trained on this dataset")
     model_kpt = getattr(model.model, "kpt_shape", None)
-    if task == "pose" and model_kpt is not None and list(model_kpt) != list(d.kpt_shape):
+    if task_row(task).keypoints and model_kpt is not None and list(model_kpt) != list(d.kpt_shape):
         # Ultralytics would fail deep inside its pose validator reshaping the keypoints
         raise DatasetError(f"the dataset's keypoints are {d.kpt_shape}, the checkpoint's {list(model_kpt)}",
                            file=d.file, key="kpt_shape", allowed=f"{list(model_kpt)} (a checkpoint trained on it)")
@@ -207,8 +211,8 @@ def evaluate(checkpoint: str | Path, data: str | Path, task: str | None = None, 
     precision = resolve_precision(precision, device)
     data_file, label_instances = check_dataset_for(task, data, model)
     manifest = dataset_manifest(data)
-    gt_path = ground_truth_for(task, data, gt, manifest) if IOU_TYPES[task] else None
-    if IOU_TYPES[task] and gt_path is None:
+    gt_path = ground_truth_for(task, data, gt, manifest) if iou_types(task) else None
+    if iou_types(task) and gt_path is None:
         raise EvaluationError("no COCO-format ground truth for this dataset", file=data, key="--gt",
                               allowed="--gt FILE, or a dataset prepared by 'yolov12 data synth' / 'yolov12 data coco' "
                                       "(they record it)")
@@ -218,10 +222,10 @@ def evaluate(checkpoint: str | Path, data: str | Path, task: str | None = None, 
 
     def count_before_inference(validator) -> None:
         """Runs once the dataset is scanned, before the model sees an image: a silent subset stops here."""
-        if task == "classify":
+        if task_row(task).classification:
             captured["counts"] = counting.classify_counts(validator), None
-        elif IOU_TYPES[task]:
-            captured["counts"] = counting.coco_counts(validator, gt_json, IOU_TYPES[task][-1], data_file)
+        elif iou_types(task):
+            captured["counts"] = counting.coco_counts(validator, gt_json, iou_types(task)[-1], data_file)
         else:
             captured["counts"] = counting.label_counts(validator, data_file, label_instances), None
         if counting.is_subset(captured["counts"][0]) and not allow_subset:
@@ -242,7 +246,7 @@ def evaluate(checkpoint: str | Path, data: str | Path, task: str | None = None, 
     with tempfile.TemporaryDirectory() as tmp:
         metrics = runner.val(data=str(data), imgsz=imgsz, conf=conf, iou=iou, max_det=max_det, rect=rect,
                             quantize=16 if precision == "fp16" else None, batch=batch, device=device,
-                            workers=workers, save_json=bool(IOU_TYPES[task]), plots=False, project=tmp, name="val",
+                            workers=workers, save_json=bool(iou_types(task)), plots=False, project=tmp, name="val",
                             exist_ok=True, verbose=verbose)
     validator = captured["validator"]
     ran = "fp16" if validator.args.quantize == 16 else "fp32"
@@ -266,14 +270,14 @@ def evaluate(checkpoint: str | Path, data: str | Path, task: str | None = None, 
                               "format": Path(artifact).suffix.lstrip(".")}
         result["settings"]["batch"] = validator.args.batch  # a static export runs its own batch size
     predictions: list[dict[str, Any]] | None = None
-    if IOU_TYPES[task]:
+    if iou_types(task):
         predictions = to_ground_truth_ids(validator.jdict, validator.class_map,
                                           category_ids_for(gt_json, manifest, len(model.names), gt_path), gt_json,
                                           gt_path)
-        for iou_type in IOU_TYPES[task]:
+        for iou_type in iou_types(task):
             result["coco"][iou_type] = score(gt_path, predictions, iou_type, backend, max_dets=max_det,
                                              img_ids=evaluated_ids if subset else None)
-    elif task == "classify":
+    elif task_row(task).classification:
         predictions = classify_records(validator)
         agreed, reason = cross_check(result["ultralytics"], result["coco"])
         if reason:  # one of the two scored something else than the other: keep only the COCO numbers, say why

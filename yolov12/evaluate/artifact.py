@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UserError
+from ..registry import TASK_TABLE
 from ..settings import BOOTSTRAP, EVALUATE, EXPORT
 # the file side (formats, checksum, loading) lives apart so that evaluate() loads an artifact without an import cycle
 from .artifact_file import FORMATS, check_artifact, file_sha256  # noqa: F401  (this module's API too)
@@ -64,7 +65,7 @@ def evaluate_artifact(checkpoint: str | Path, artifact: str | Path, data: str | 
 
     precision: the artifact's (what it runs in); eager_precision: the reference's (fp32: the model as trained).
     eager: an earlier eager result of the same settings to reuse (it must have saved predictions)."""
-    from . import IOU_TYPES, evaluate
+    from . import evaluate, iou_types
     from .bootstrap import compare_results
 
     if not (isinstance(tolerance, (int, float)) and tolerance >= 0):
@@ -78,8 +79,8 @@ def evaluate_artifact(checkpoint: str | Path, artifact: str | Path, data: str | 
     art = evaluate(checkpoint, data, batch=1, precision=precision, artifact=artifact,
                    out=out_dir / f"artifact_{Path(artifact).stem}.json", **common)
     task = art["task"]
-    iou_type = IOU_TYPES[task][-1] if IOU_TYPES[task] else None
-    if task == "obb":  # no COCO-toolkit metric and no per-image matching to resample: the point difference only
+    iou_type = (iou_types(task) or [None])[-1]
+    if not TASK_TABLE[task].resamplable:  # rotated boxes: no COCO-toolkit metric, no per-image matching to resample
         key = "metrics/mAP50-95(B)"
         a, b = eager["ultralytics"].get(key), art["ultralytics"].get(key)
         delta = {"metric": "mAP50-95 (Ultralytics, rotated boxes)", "value_a": a, "value_b": b, "delta": b - a,

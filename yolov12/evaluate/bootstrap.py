@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import UserError
+from ..registry import TASK_TABLE
 from ..settings import BOOTSTRAP
 from .cocoeval import STATS, keypoint_sigmas, load_gt, pycocotools_eval
 
@@ -295,12 +296,10 @@ def _load_results(results, what: str) -> tuple[list[dict[str, Any]], str]:
 
 
 def _iou_type(task: str, iou_type: str | None) -> str:
-    from . import IOU_TYPES
-
-    if not IOU_TYPES[task]:
-        raise UserError(f"no COCO-toolkit metric for task {task}", key="task", allowed=[t for t in IOU_TYPES
-                                                                                         if IOU_TYPES[t]])
-    return iou_type or IOU_TYPES[task][-1]
+    if not TASK_TABLE[task].iou_types:
+        raise UserError(f"no COCO-toolkit metric for task {task}", key="task",
+                        allowed=[t.name for t in TASK_TABLE.values() if t.iou_types])
+    return iou_type or TASK_TABLE[task].headline_iou_type
 
 
 def compare_results(result_a, result_b, metric: str = "AP", iou_type: str | None = None, n_boot: int = BOOTSTRAP.n_boot,
@@ -308,7 +307,7 @@ def compare_results(result_a, result_b, metric: str = "AP", iou_type: str | None
     """Paired bootstrap between two ``evaluate()`` results (dicts or eval.json paths) of the same task and ground
     truth. iou_type: bbox / segm / keypoints (None: the task's last, i.e. masks for segment, keypoints for pose)."""
     results, task = _load_results([result_a, result_b], "result_b")
-    if task == "classify":
+    if TASK_TABLE[task].classification:
         return paired_top1_delta(results[0]["predictions"], results[1]["predictions"], n_boot, level, seed)
     iou_type = _iou_type(task, iou_type)
     max_dets = results[0]["settings"].get("max_det", 100)
@@ -338,7 +337,7 @@ class Resampled:
         """(metric on the full set, (n_boot,) metric on each resample) of one result; ``key`` names it (run dir)."""
         if key not in self._values:
             task = result["task"]
-            if task == "classify":
+            if TASK_TABLE[task].classification:
                 records = sorted(_read(result["predictions"], key), key=lambda r: r["file"])
                 correct = np.array([bool(r["correct"]) for r in records], dtype=float)
                 n = len(correct)
@@ -386,7 +385,7 @@ def seeds_delta(results_a: dict[str, Any], results_b: dict[str, Any], metric: st
                         allowed="at least one evaluate() result per side")
     names = list(results_a) + list(results_b)
     loaded, task = _load_results(list(results_a.values()) + list(results_b.values()), "results_b")
-    if task == "classify":
+    if TASK_TABLE[task].classification:
         metric = "top1"
     res = resampled or Resampled(metric, iou_type, n_boot, seed)
     values = [res.values(k, r) for k, r in zip(names, loaded)]
@@ -394,7 +393,7 @@ def seeds_delta(results_a: dict[str, Any], results_b: dict[str, Any], metric: st
     full = np.array([v[0] for v in values])
     boot = np.stack([v[1] for v in values], axis=1)
     out = seed_image_interval(full[:na], full[na:], boot[:, :na], boot[:, na:], level)
-    return {"metric": metric, "iou_type": None if task == "classify" else _iou_type(task, res.iou_type),
+    return {"metric": metric, "iou_type": None if TASK_TABLE[task].classification else _iou_type(task, res.iou_type),
             "values_a": full[:na].tolist(), "values_b": full[na:].tolist(), "value_a": float(full[:na].mean()),
             "value_b": float(full[na:].mean()), **out, "level": level, "n_boot": res.n_boot,
             "n_images": res.n_images, "seed": res.seed,

@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 import torch
 
+from ..registry import TASK_TABLE
 from . import gate as G
 from .conditions import conditions_record, snapshot, verdict
 from .kernels import backend_context, detect_kernel
@@ -64,7 +65,7 @@ def _short(e: BaseException, n: int = 300) -> str:
 
 
 def _xyxy_for_match(dets: list[torch.Tensor], task: str) -> list[torch.Tensor]:
-    if task != "obb":
+    if not TASK_TABLE[task].rotated:
         return dets
     from ultralytics.utils import ops
 
@@ -179,7 +180,7 @@ def run_cell(cell: dict, m: Model, device: torch.device, precision: str, runtime
                                                     f"{verdict_['tolerance']:g} for {precision} (max abs error "
                                                     f"{verdict_['max_abs_err']:.3g}); not timed")
                 return
-            if scope == "end2end" and m.task != "classify":
+            if scope == "end2end" and not TASK_TABLE[m.task].classification:
                 dets = post(prepared.fn(pre(images)))
                 match = G.detection_match(_xyxy_for_match(dets, m.task), _xyxy_for_match(ref_dets, m.task))
                 cell.update(det_match=match, n_det=int(sum(len(d) for d in dets)),

@@ -34,18 +34,17 @@ TICK_S = 1.0 / (os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100)
 
 
 def _proc_stat() -> dict | None:
-    """Machine CPU time (seconds) from /proc/stat's aggregate line: busy, idle, steal; and the number of CPUs."""
+    """Machine CPU time (seconds): busy, idle, steal; and the number of CPUs. psutil reads /proc/stat's aggregate
+    line on Linux (the same clock-tick counters); a field a platform lacks counts 0."""
+    import psutil
+
     try:
-        lines = open("/proc/stat").read().splitlines()
-    except OSError:
+        t = psutil.cpu_times()
+    except (OSError, psutil.Error):
         return None
-    agg = next((ln.split() for ln in lines if ln.startswith("cpu ")), None)
-    if agg is None:
-        return None
-    v = [int(x) for x in agg[1:9]] + [0] * max(0, 9 - len(agg))  # user nice system idle iowait irq softirq steal
-    user, nice, system, idle, iowait, irq, softirq, steal = v[:8]
-    return {"busy_s": (user + nice + system + irq + softirq) * TICK_S, "idle_s": (idle + iowait) * TICK_S,
-            "steal_s": steal * TICK_S, "ncpu": sum(1 for ln in lines if ln.startswith("cpu") and ln[3:4].isdigit())}
+    f = {k: getattr(t, k, 0.0) for k in ("user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal")}
+    return {"busy_s": f["user"] + f["nice"] + f["system"] + f["irq"] + f["softirq"],
+            "idle_s": f["idle"] + f["iowait"], "steal_s": f["steal"], "ncpu": psutil.cpu_count()}
 
 
 def _gpu(device) -> dict | None:

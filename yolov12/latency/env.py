@@ -15,6 +15,7 @@ import socket
 import subprocess
 from pathlib import Path
 
+from .. import cpu
 from ..gitinfo import git_commit
 from .hardware import cpu_isa
 
@@ -37,42 +38,17 @@ def _read(path: str) -> str | None:
 
 
 def cpu_info() -> dict:
-    """CPU model, logical CPUs, physical cores and frequency hints from /proc/cpuinfo and sysfs (Linux)."""
-    model, mhz, cores = None, None, set()
-    phys = core = None
-    text = _read("/proc/cpuinfo") or ""
-    for line in text.splitlines() + [""]:
-        if not line.strip():  # end of one processor block
-            if core is not None:
-                cores.add((phys, core))
-            phys = core = None
-            continue
-        key, _, value = line.partition(":")
-        key, value = key.strip(), value.strip()
-        if key == "model name" and model is None:
-            model = value
-        elif key == "cpu MHz" and mhz is None:
-            try:
-                mhz = float(value)
-            except ValueError:
-                pass
-        elif key == "physical id":
-            phys = value
-        elif key == "core id":
-            core = value
-    try:
-        affinity = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        affinity = os.cpu_count()
+    """CPU model, logical CPUs, physical cores and clock (psutil; the model name from yolov12.cpu, which psutil
+    lacks), and what only sysfs / cgroups say on Linux: cpu0's governor and clocks, the CPU quota."""
     cpufreq = "/sys/devices/system/cpu/cpu0/cpufreq/"
     cur = _read(cpufreq + "scaling_cur_freq")
     mx = _read(cpufreq + "cpuinfo_max_freq")
     return {
-        "cpu_model": model or platform.processor() or platform.machine(),
-        "cpu_logical": os.cpu_count(),
-        "cpu_physical_cores": len(cores) or None,
-        "cpu_affinity": affinity,
-        "cpu_mhz": mhz,
+        "cpu_model": cpu.model_name(),
+        "cpu_logical": cpu.logical_cpus(),
+        "cpu_physical_cores": cpu.physical_cores(),
+        "cpu_affinity": cpu.affinity(),
+        "cpu_mhz": cpu.current_mhz(),
         "cpu_governor": _read(cpufreq + "scaling_governor"),
         "cpu_cur_khz": int(cur) if cur and cur.isdigit() else None,
         "cpu_max_khz": int(mx) if mx and mx.isdigit() else None,

@@ -8,7 +8,6 @@ device with the same UUID. Nothing here fails for lack of NVML or a GPU: what ca
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 # the /proc/cpuinfo flags that decide which CPU kernels run (oneDNN, ATen's vectorised code, ONNX Runtime's MLAS)
 ISA_FLAGS = ("sse4_2", "avx", "avx2", "fma", "f16c", "avx_vnni", "avx512f", "avx512bw", "avx512vl", "avx512_vnni",
@@ -126,14 +125,9 @@ def device_uuid(device) -> str | None:
 
 def cpu_isa() -> dict:
     """The CPU's vector ISA: the relevant /proc/cpuinfo flags and the level PyTorch's CPU kernels dispatch to."""
-    flags: set[str] = set()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith(("flags", "Features")):
-                flags = set(line.partition(":")[2].split())
-                break
-    except OSError:
-        pass
+    from .. import cpu
+
+    flags = cpu.isa_flags()  # psutil lists no flags: yolov12.cpu reads the kernel's
     capability = None
     try:
         import torch

@@ -12,6 +12,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ..registry import TASK_TABLE
+
 SAMPLE_IMAGE = "bus.jpg"  # shipped with Ultralytics (ultralytics/assets), 1080 x 810
 
 
@@ -55,11 +57,12 @@ class Postprocess:
         from ultralytics.utils.nms import non_max_suppression
 
         pred = outputs[0]
-        if self.task == "classify":
+        row = TASK_TABLE[self.task]
+        if row.classification:
             return [p.float().topk(min(5, p.shape[-1])).indices for p in pred]
         dets = non_max_suppression(pred, self.conf, self.iou, max_det=self.max_det,
-                                   nc=0 if self.task == "detect" else self.nc, rotated=self.task == "obb")
-        if self.task != "obb":
+                                   nc=0 if row.label_format == "box" else self.nc, rotated=row.rotated)
+        if not row.rotated:
             for d in dets:
                 d[:, :4] = ops.scale_boxes(self.imgsz, d[:, :4], self.orig_shape)
         return dets

@@ -32,7 +32,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import platform
 import re
 import time
 from pathlib import Path
@@ -58,13 +57,9 @@ def cache_dir() -> Path:
 
 
 def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+    from .. import cpu
+
+    return cpu.model_name()
 
 
 def device_name(device: str | torch.device) -> str:

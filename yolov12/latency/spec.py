@@ -93,10 +93,12 @@ class ModelSpec:
             raise UserError(f"Ultralytics has no such model definition ({type(e).__name__}: {e})",
                             key="ultralytics", allowed="a YAML under ultralytics/cfg/models, e.g. yolov9t.yaml") from e
         self.task = guess_model_task(cfg)
-        from ultralytics.nn import tasks as T
+        from ..registry import TASK_TABLE
 
-        cls = {"detect": T.DetectionModel, "segment": T.SegmentationModel, "pose": T.PoseModel,
-               "classify": T.ClassificationModel, "obb": T.OBBModel}[self.task]
+        if self.task not in TASK_TABLE:
+            raise UserError(f"{self.ultralytics} is a {self.task} model, a task the suite does not measure",
+                            key="ultralytics", allowed=list(TASK_TABLE))
+        cls = TASK_TABLE[self.task].resolve("model")
         with contextlib.redirect_stdout(io.StringIO()):
             model = cls(cfg, nc=self.nc, verbose=False)
         return model.float().eval()

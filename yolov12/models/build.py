@@ -28,9 +28,7 @@ def torch_model(family: str = "yolov12", scale: str = "n", task: str = "detect",
                 nc: int | None = None, verbose: bool = False, **knobs: Any):
     """The bare ``torch.nn.Module`` (Ultralytics ``DetectionModel`` etc.) without the YOLO wrapper."""
     _register()
-    from ultralytics.nn.tasks import ClassificationModel, DetectionModel, OBBModel, PoseModel, SegmentationModel
+    from ..registry import task as task_row
 
-    d = model_yaml(family, scale, task, hierarchy, nc, **knobs)
-    cls = {"detect": DetectionModel, "segment": SegmentationModel, "pose": PoseModel, "classify": ClassificationModel,
-           "obb": OBBModel}[task]
-    return cls(copy.deepcopy(d), verbose=verbose)
+    d = model_yaml(family, scale, task, hierarchy, nc, **knobs)  # refuses an unknown task first
+    return task_row(task).resolve("model")(copy.deepcopy(d), verbose=verbose)

@@ -13,16 +13,10 @@ latency / curves / jobs .csv, latency_samples.csv.gz; docs/report.md, "Inputs") 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import json
 from pathlib import Path
 
 from ..io import write_bytes, write_json, write_text
-
-if TYPE_CHECKING:
-    from .model import Table
-    from .verdicts import Verdict
 
 # the renderers (pandas, matplotlib, typst) are imported where they are used: every `yolov12` command builds this
 # package's CLI parser, and a workflow job should not pay for the report's imports
@@ -35,18 +29,6 @@ def _rst_escape(text: str) -> str:
     for ch in ("\\", "*", "`", "|", "_", "[", "]"):
         out = out.replace(ch, "\\" + ch)
     return out.replace("{{", "{ {").replace("{%", "{ %")
-
-
-def _verdict_table(verdicts: list[Verdict]) -> Table:
-    from .model import Cell, Table
-
-    t = Table("verdicts", "V", "Reproduction verdicts", "Each paper claim, its verdict, why, and the numbers the rule "
-              "saw (claims.yaml).", ["Claim", "Table", "Verdict", "Why", "Evidence", "Ref."], align="llllll",
-              wide=True)
-    for v in verdicts:
-        t.add([Cell(v.claim), Cell(v.table), Cell(v.status, strong=True), Cell(v.reason or "\u2014"),
-               Cell(v.evidence or "\u2014"), Cell(", ".join(v.refs))])
-    return t
 
 
 def _clean(directory: Path, suffix: str, keep: set[Path]) -> None:
@@ -80,6 +62,7 @@ def render_report(results_dir: str | Path, out_dir: str | Path, config_name: str
     from .figures import make_figures
     from .tables import Ctx, build_tables, provenance_table
     from .rules import judge
+    from .verdicts import verdict_table
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -98,7 +81,7 @@ def render_report(results_dir: str | Path, out_dir: str | Path, config_name: str
         text = f"{_rst_escape(f.title)}\n\n{_rst_escape(f.caption)}\n"
         captions.append(write_text(out / "captions" / f"{f.stem}.rst", text))
     tex = [write_text(out / "tables" / f"{t.key}.tex", latex_table(t))
-           for t in tables + [_verdict_table(verdicts), refs_table]]
+           for t in tables + [verdict_table(verdicts), refs_table]]
     data = [write_json(out / "figure_data" / f"{f.stem}.json", f.data) for f in figures]
     _clean(out / "figures", ".svg", {f.path.resolve() for f in figures})
     _clean(out / "figure_data", ".json", {p.resolve() for p in data})

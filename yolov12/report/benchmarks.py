@@ -46,10 +46,11 @@ def by_kind(folder: str | Path) -> dict[str, dict[str, Any]]:
     for job_id, b in bench.items():
         if b["s"] is None:
             continue
-        k = kinds.setdefault(job_id.split("/")[0], {"jobs": 0, "cpu_by_job": {}, "walls": [], "cpu_s": 0.0,
-                                                             "peak_mb": 0.0})
+        k = kinds.setdefault(job_id.split("/")[0], {"jobs": 0, "cpu_by_job": {}, "wall_by_job": {}, "walls": [],
+                                                             "cpu_s": 0.0, "peak_mb": 0.0})
         k["jobs"] += 1
         k["cpu_by_job"][job_id] = b["cpu_time"] or 0.0
+        k["wall_by_job"][job_id] = b["s"]
         k["walls"].append(b["s"])
         k["cpu_s"] += b["cpu_time"] or 0.0
         k["peak_mb"] = max(k["peak_mb"], b["max_rss"] or 0.0)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..registry import TASKS
+from ..registry import TASK_TABLE
 from ..stats import mean_std
 from .accuracy_deltas import OLD_FORMAT, Delta, Deltas, nd_apart
 from .data import Results, Run
@@ -23,20 +23,10 @@ SYNTHETIC = "synthetic data, not comparable"
 NO_CONVERGE = "did not converge"
 MINUS = "\u2212"
 
-# task -> its accuracy columns (accuracy.csv) with labels; the first is the task's headline metric, the one
-# deltas.csv bootstraps (AP | mask_AP | kpt_AP | top1 | obb_mAP50_95)
-TASK_METRICS = {
-    "detect": (("AP", "box AP50:95"), ("AP50", "box AP50")),
-    "segment": (("mask_AP", "mask AP50:95"), ("AP", "box AP50:95")),
-    "pose": (("kpt_AP", "pose AP50:95"), ("AP", "box AP50:95")),
-    "classify": (("top1", "top-1"), ("top5", "top-5")),
-    "obb": (("obb_mAP50_95", "OBB mAP50:95"), ("obb_mAP50", "OBB mAP50")),
-}
-assert set(TASK_METRICS) == set(TASKS), "every task of yolov12.registry.TASKS needs its metrics here"
-
-
 def task_metrics(task: str) -> tuple[tuple[str, str], ...]:
-    return TASK_METRICS.get(task, TASK_METRICS["detect"])
+    """A task's accuracy columns (accuracy.csv key, label), its row's in yolov12.registry.TASK_TABLE; the first
+    is the headline metric, the one deltas.csv bootstraps. A run without a task (peer rows) is a detector."""
+    return TASK_TABLE[task or "detect"].metrics
 
 
 # ------------------------------------------------------------------------------------------------------ numbers

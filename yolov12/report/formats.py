@@ -7,6 +7,9 @@ import re
 from .model import Cell, Table
 
 DASH = "\u2014"
+TONE_MARK = {"good": "\u2705", "bad": "\u274c", "unsure": "\u2754", "none": "\u2796"}  # Markdown
+TONE_COLOR = {"good": "rgb(\"#1e7b34\")", "bad": "rgb(\"#b03a2e\")", "unsure": "rgb(\"#b7791f\")",
+              "none": "rgb(\"#6c757d\")"}  # Typst
 
 
 # --------------------------------------------------------------------------------------------------------- markdown
@@ -18,18 +21,27 @@ def md_cell(cell: Cell) -> str:
     if cell.missing:
         return f"{DASH} ({md_escape(cell.reason)})" if cell.reason else DASH
     text = md_escape(cell.text)
-    return f"**{text}**" if cell.strong and text else text
+    if cell.code:
+        text = f"`{text}`"
+    if cell.strong and text:
+        text = f"**{text}**"
+    if cell.tone:
+        text = f"{TONE_MARK[cell.tone]} {text}"
+    return f'<a id="{cell.anchor}"></a>{text}' if cell.anchor else text
 
 
-def md_table(table: Table, level: int = 3) -> str:
+def md_grid(table: Table) -> list[str]:
+    """The table's lines without heading or notes: the header row, the alignment row, one line per row."""
     cols = table.flat_columns()
     align = table.align or "l" * len(cols)
     sep = {"l": ":--", "r": "--:", "c": ":-:"}
-    lines = [f"{'#' * level} {table.heading}", "", md_escape(table.caption), "",
-             "| " + " | ".join(md_escape(c) for c in cols) + " |",
+    lines = ["| " + " | ".join(md_escape(c) for c in cols) + " |",
              "|" + "|".join(sep.get(a, "---") for a in align) + "|"]
-    for row in table.rows:
-        lines.append("| " + " | ".join(md_cell(c) for c in row) + " |")
+    return lines + ["| " + " | ".join(md_cell(c) for c in row) + " |" for row in table.rows]
+
+
+def md_table(table: Table, level: int = 3) -> str:
+    lines = [f"{'#' * level} {table.heading}", "", md_escape(table.caption), "", *md_grid(table)]
     if table.notes:
         lines.append("")
         lines += [f"- {md_escape(n)}" for n in table.notes]
@@ -135,6 +147,9 @@ def typ_text(text: str) -> str:
 def typ_cell(cell: Cell, letters: dict[str, str]) -> str:
     if cell.missing:
         return f"[{DASH}" + (f"#super[{letters[cell.reason]}]" if cell.reason else "") + "]"
+    if cell.tone:
+        weight = ', weight: "bold"' if cell.strong else ""
+        return f"text(fill: {TONE_COLOR[cell.tone]}{weight}, {typ_str(cell.text)})"
     return f"strong({typ_str(cell.text)})" if cell.strong and cell.text else f"[{typ_text(cell.text)}]"
 
 
@@ -148,7 +163,7 @@ def typst_table(table: Table, size: str | None = None) -> str:
     lines = [f"#block(width: 100%)[#set text(size: {size})",
              "#set par(justify: false)",
              "#table(",
-             f"  columns: {n},",
+             f"  columns: {'(' + ', '.join(table.widths) + ')' if table.widths else n},",
              f"  align: ({', '.join(amap.get(a, 'left') + ' + horizon' for a in align)},),",
              "  stroke: none, inset: (x: 3pt, y: 2.2pt),",
              "  table.hline(stroke: 0.9pt),",

@@ -7,14 +7,13 @@ import re
 from pathlib import Path
 
 from . import provenance as prov_mod
-from .formats import DASH, md_escape, md_table
+from .formats import md_escape, md_grid, md_table
 from .model import SECTIONS, Table, arrange
 from .plots import FigureInfo
-from .verdicts import HOW_DECIDED, INCONCLUSIVE, NOT_MEASURED, NOT_REPRODUCED, REPRODUCED, Verdict, summary_text
+from .verdicts import HOW_DECIDED, Verdict, summary_text, verdict_table
 
 PAPER = ("YOLOv12: Attention-Centric Real-Time Object Detectors (Yunjie Tian, Qixiang Ye, David Doermann, 2025; "
          "arXiv 2502.12524)")
-VERDICT_MARK = {REPRODUCED: "\u2705", NOT_REPRODUCED: "\u274c", INCONCLUSIVE: "\u2754", NOT_MEASURED: "\u2796"}
 SOURCES = """\
 - Tables 1\u20137: the YOLOv12 paper (arXiv 2502.12524, v1), transcribed as numbers in `yolov12/report/paper/`
   (`table1_coco.csv`, `table2_relan.csv`, `table3_area_attention.csv`, `table4_speed.csv`,
@@ -47,13 +46,8 @@ def _with_ref_links(md: str) -> str:
 
 def verdict_section(verdicts: list[Verdict], level: int = 2) -> str:
     lines = [f"{'#' * level} Reproduction verdicts", "",
-             f"{summary_text(verdicts)} in this config. {HOW_DECIDED}", "",
-             "| Claim | Table | Verdict | Why | Evidence | Ref. |", "|:--|:--|:--|:--|:--|:--|"]
-    for v in verdicts:
-        lines.append(f"| {md_escape(v.claim)} | {md_escape(v.table)} | {VERDICT_MARK[v.status]} **{v.status}** | "
-                     f"{md_escape(v.reason) or DASH} | {md_escape(v.evidence) or DASH} | "
-                     f"{link_refs(', '.join(v.refs))} |")
-    return "\n".join(lines) + "\n"
+             f"{summary_text(verdicts)} in this config. {HOW_DECIDED}", "", *md_grid(verdict_table(verdicts))]
+    return _with_ref_links("\n".join(lines))
 
 
 def _figure(out_dir: Path, f: FigureInfo, number: int) -> list[str]:
@@ -96,12 +90,7 @@ def render_markdown(out_dir: Path, prov: dict, tables: list[Table], verdicts: li
             category = f.category
             parts += [f"### {category}", ""]
         parts += _figure(out_dir, f, numbers[f.stem])
-    parts += ["## Where every number comes from", "", md_escape(refs_table.caption), "",
-              "| Ref. | MLflow run id | Results file | Run | Kinds |", "|:--|:--|:--|:--|:--|"]
-    for row in refs_table.rows:
-        rid = row[0].text
-        parts.append(f"| <a id=\"{rid.lower()}\"></a>{rid} | `{md_escape(row[1].text)}` | `{md_escape(row[2].text)}` | "
-                     f"{md_escape(row[3].text)} | {md_escape(row[4].text)} |")
+    parts += ["## Where every number comes from", "", md_escape(refs_table.caption), "", *md_grid(refs_table)]
     if not refs_table.rows:
         parts.append("| \u2014 | \u2014 | \u2014 | no result rows in this config | |")
     parts += ["", "## Sources of the paper numbers", "", SOURCES, ""]

@@ -1,10 +1,15 @@
-"""The table model every report table is built on: a format-neutral ``Table`` of ``Cell``; ``formats.py`` renders it
-as Markdown, LaTeX (booktabs) and Typst. A cell without a value carries the reason (``Cell.reason``): Markdown prints
-"— (reason)", LaTeX/Typst print "—" with a footnote letter explained under the table."""
+"""The table model every report table is built on (the paper's and the studies' tables, the verdicts, where every
+number comes from): a format-neutral ``Table`` of ``Cell``; ``formats.py`` renders it as Markdown, LaTeX (booktabs)
+and Typst. A cell without a value carries the reason (``Cell.reason``): Markdown prints "— (reason)", LaTeX/Typst
+print "—" with a footnote letter explained under the table."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
+
+# a cell's judgement (a verdict), shown the way each format can: a mark in Markdown, a colour in Typst
+TONES = ("good", "bad", "unsure", "none")
 
 
 @dataclass
@@ -12,6 +17,9 @@ class Cell:
     text: str = ""
     reason: str | None = None  # set: the value is missing; "" = a plain dash
     strong: bool = False
+    tone: str | None = None  # one of TONES
+    code: bool = False  # an identifier (run id, file path): Markdown shows it as code
+    anchor: str | None = None  # a link target of that name (Markdown; the Ref. ids the tables link to)
 
     @property
     def missing(self) -> bool:
@@ -40,6 +48,7 @@ class Table:
     notes: list[str] = field(default_factory=list)
     wide: bool = False
     section: str = SECTIONS[0]
+    widths: tuple[str, ...] | None = None  # Typst column widths ("2.2fr", ...); None: sized by their contents
 
     @property
     def heading(self) -> str:

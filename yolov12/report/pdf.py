@@ -11,10 +11,7 @@ from .formats import typ_str, typ_text, typst_table
 from .markdown import PAPER, SOURCES
 from .model import Table, arrange
 from .plots import FigureInfo
-from .verdicts import HOW_DECIDED, INCONCLUSIVE, NOT_MEASURED, NOT_REPRODUCED, REPRODUCED, Verdict, summary_text
-
-VERDICT_COLOR = {REPRODUCED: "rgb(\"#1e7b34\")", NOT_REPRODUCED: "rgb(\"#b03a2e\")",
-                 INCONCLUSIVE: "rgb(\"#b7791f\")", NOT_MEASURED: "rgb(\"#6c757d\")"}
+from .verdicts import HOW_DECIDED, Verdict, summary_text, verdict_table
 
 PREAMBLE = """\
 #set document(title: {title}, author: "yolov12 report", date: none)
@@ -39,22 +36,6 @@ def _typ_md(text: str) -> str:
     """Plain text with `code` spans kept as raw text."""
     parts = str(text).split("`")
     return "".join(typ_text(p) if i % 2 == 0 else f"#raw({typ_str(p)})" for i, p in enumerate(parts))
-
-
-def verdict_table(verdicts: list[Verdict]) -> str:
-    lines = ["#block(width: 100%)[#set text(size: 6.8pt)", "#set par(justify: false)",
-             "#table(columns: (2.2fr, 0.5fr, 0.9fr, 2.3fr, 2.6fr, 0.45fr), stroke: none, inset: (x: 3pt, y: 2.5pt),",
-             "  align: (left + top, left + top, left + top, left + top, left + top, left + top),",
-             "  table.hline(stroke: 0.9pt),",
-             "  table.header([*Claim*], [*Table*], [*Verdict*], [*Why*], [*Evidence*], [*Ref.*]),",
-             "  table.hline(stroke: 0.6pt),"]
-    for v in verdicts:
-        verdict = f"text(fill: {VERDICT_COLOR[v.status]}, weight: \"bold\", {typ_str(v.status)})"
-        lines.append(f"  [{typ_text(v.claim)}], [{typ_text(v.table)}], {verdict}, [{typ_text(v.reason or '—')}], "
-                     f"[{typ_text(v.evidence or '—')}], [{typ_text(', '.join(v.refs))}],")
-        lines.append("  table.hline(stroke: 0.2pt + rgb(\"#cccccc\")),")
-    lines += ["  table.hline(stroke: 0.9pt),", ")]"]
-    return "\n".join(lines) + "\n"
 
 
 def _figure(out_dir: Path, f: FigureInfo) -> str:
@@ -85,7 +66,7 @@ def render_typst(out_dir: Path, prov: dict, tables: list[Table], verdicts: list[
     src.append("#v(0.4em)\n#outline(depth: 3, indent: 1em)\n")
     src.append("== Reproduction verdicts\n")
     src.append(typ_text(f"{summary_text(verdicts)} in this config. {HOW_DECIDED}") + "\n")
-    src.append(verdict_table(verdicts))
+    src.append(typst_table(verdict_table(verdicts), size="6.8pt"))
     sections, rest = arrange(tables, figures)
     for section, members in sections:
         src.append(f"== {typ_text(section)}\n")

@@ -10,29 +10,21 @@ import matplotlib.lines
 import matplotlib.patches
 import matplotlib.ticker as mticker
 
-from ..registry import runtimes
+from ..registry import TASK_TABLE, runtimes
 from .data import Results, Run, scale_order
 from .paper import reference_log_for
 from .parse import num, read_csv
 from .plots import FigureInfo, new_figure, save, slug
 from .timing import cell_key, contention, device_class, device_name, imgsz, is_ok, latency_ms, size_text
 
-# the loss keys (train/<key>, val/<key>) and metric-name markers Ultralytics logs for each task
-TASK_LOSSES = {"detect": ("box_loss", "cls_loss", "dfl_loss"),
-               "segment": ("box_loss", "seg_loss", "cls_loss", "dfl_loss"),
-               "pose": ("box_loss", "pose_loss", "kobj_loss", "cls_loss", "dfl_loss"),
-               "classify": ("loss",),
-               "obb": ("box_loss", "cls_loss", "dfl_loss", "angle_loss")}
-TASK_METRIC_MARKS = {"detect": ("(B)",), "segment": ("(B)", "(M)"), "pose": ("(B)", "(P)"),
-                     "classify": ("accuracy",), "obb": ("(B)",)}
 PANELS = (("train/", "training losses"), ("val/", "validation losses"), ("metrics/", "validation metrics"),
           ("lr/", "learning rate"))
 
 
 def task_keys(task: str, columns) -> list[str]:
     """The curve columns that belong to the task (losses and metrics of other tasks are left out)."""
-    losses = TASK_LOSSES.get(task, TASK_LOSSES["detect"])
-    marks = TASK_METRIC_MARKS.get(task, TASK_METRIC_MARKS["detect"])
+    row = TASK_TABLE[task or "detect"]  # the loss keys and metric-name markers Ultralytics logs for the task
+    losses, marks = row.losses, row.metric_marks
     keep = []
     for col in columns:
         prefix, _, name = col.partition("/")

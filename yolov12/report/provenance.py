@@ -7,7 +7,6 @@ import datetime as _dt
 import os
 import platform
 from importlib import metadata
-from pathlib import Path
 
 from ..gitinfo import git_commit as _git_commit
 from .data import Results
@@ -31,15 +30,9 @@ def versions() -> dict[str, str]:
 
 
 def hardware() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    text = f"{cpu}, {os.cpu_count()} logical CPUs, {platform.system()} {platform.release()}"
+    from .. import cpu
+
+    text = f"{cpu.model_name()}, {cpu.logical_cpus()} logical CPUs, {platform.system()} {platform.release()}"
     try:
         import torch
 

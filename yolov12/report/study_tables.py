@@ -181,6 +181,6 @@ def provenance_table(ctx: Ctx) -> Table:
               "aggregated from.", ["Ref.", "MLflow run id", "Results file", "Run", "Kinds"], align="lllll",
               section=SECTIONS[2])
     for rid, info in ctx.refs.info.items():
-        t.add([Cell(rid), Cell(info["mlflow_run_id"] or "\u2014"), Cell(info["results_file"] or "\u2014"),
-               Cell(info["what"]), Cell(info["kinds"])])
+        t.add([Cell(rid, anchor=rid.lower()), Cell(info["mlflow_run_id"] or "\u2014", code=True),
+               Cell(info["results_file"] or "\u2014", code=True), Cell(info["what"]), Cell(info["kinds"])])
     return t

@@ -14,10 +14,12 @@ from pathlib import Path
 from ..errors import UserError
 from ..yamlio import load_yaml
 from .accuracy_deltas import nd_apart
+from .model import Cell, Table
 from .paper import HERE
 
 REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE, NOT_MEASURED = "reproduced", "not reproduced", "inconclusive", "not measured"
 STATUSES = (REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE, NOT_MEASURED)
+TONE = {REPRODUCED: "good", NOT_REPRODUCED: "bad", INCONCLUSIVE: "unsure", NOT_MEASURED: "none"}  # model.TONES
 KINDS = ("complexity", "accuracy", "latency", "speedup", "convergence")
 SYNTHETIC_REASON = "synthetic data at a tiny budget checks the pipeline, not the paper"
 HOW_DECIDED = ("Each claim is data (yolov12/report/claims.yaml): a rule and the margin of a meaningful miss for its "
@@ -156,3 +158,14 @@ def summary_text(verdicts: list[Verdict]) -> str:
 
 __all__ = ["HOW_DECIDED", "INCONCLUSIVE", "NOT_MEASURED", "NOT_REPRODUCED", "REPRODUCED", "STATUSES", "Verdict",
            "decide", "load_claims", "summary", "summary_text"]
+
+
+def verdict_table(verdicts: list[Verdict]) -> Table:
+    """The verdicts as one table, whatever renders it (report.md, report.typ, tables/verdicts.tex)."""
+    t = Table("verdicts", "V", "Reproduction verdicts", "Each paper claim, its verdict, why, and the numbers the rule "
+              "saw (claims.yaml).", ["Claim", "Table", "Verdict", "Why", "Evidence", "Ref."], align="llllll",
+              wide=True, widths=("2.2fr", "0.5fr", "0.9fr", "2.3fr", "2.6fr", "0.45fr"))
+    for v in verdicts:
+        t.add([Cell(v.claim), Cell(v.table), Cell(v.status, strong=True, tone=TONE[v.status]),
+               Cell(v.reason or "\u2014"), Cell(v.evidence or "\u2014"), Cell(", ".join(v.refs))])
+    return t

@@ -17,8 +17,10 @@ import pandas as pd
 from ..evaluate.cocoeval import measured
 from ..io import atomic_path, write_json
 from ..latency.session import run_rows_of
-from ..registry import JOB_KINDS
+from ..registry import JOB_KINDS, TASK_TABLE
+from .complexity_job import architecture_record
 from .plan import Plan, make_plan
+from .studies import job_folder
 from .train import read_rows, unvalidated
 
 COCO_COLUMNS = ["AP", "AP50", "AP75", "AP_small", "AP_medium", "AP_large", "AR1", "AR10", "AR100"]
@@ -46,7 +48,7 @@ def accuracy_row(base: dict[str, Any], train: dict[str, Any], ev: dict[str, Any]
                top1=ultra.get("metrics/accuracy_top1"), top5=ultra.get("metrics/accuracy_top5"))
     ran = train.get("optimizer") or {}  # what trained (optimizer: auto picks its own optimizer and lr), train.json
     out.update(optimizer_ran=ran.get("optimizer"), lr0_ran=ran.get("lr0"), momentum_ran=ran.get("momentum"))
-    if base["task"] == "obb":
+    if TASK_TABLE[base["task"]].rotated:  # Ultralytics' rotated-box mAP: the COCO toolkit has none
         out.update(obb_mAP50=ultra.get("metrics/mAP50(B)"), obb_mAP50_95=ultra.get("metrics/mAP50-95(B)"),
                    eval_backend="ultralytics")
     return out
@@ -82,15 +84,27 @@ def latency_rows(base: dict[str, Any], lat: dict[str, Any]) -> tuple[list[dict],
 
 
 def benchmark_rows(results: Path, plan: Plan) -> list[dict[str, Any]]:
+    """jobs.csv: per job its wall and CPU time and peak memory, and how many architectures it measured (a session
+    job: every architecture of its scale; any other job: one)."""
     rows = []
     for kind in JOB_KINDS:
         for run_dir in plan.run_dirs(kind):
             path = results / "benchmarks" / kind / f"{run_dir}.tsv"
             if path.is_file():
                 b = pd.read_csv(path, sep="\t").iloc[-1]
-                rows.append({"run_dir": run_dir, "kind": kind, "wall_s": float(b["s"]),
-                             "max_rss_mb": float(b["max_rss"]) if "max_rss" in b else None})
+                cells = len(plan.identity(kind, run_dir)["cells"]) if JOB_KINDS[kind].session else 1
+                rows.append({"run_dir": run_dir, "kind": kind, "cells": cells, "wall_s": float(b["s"]),
+                             "cpu_s": _number(b, "cpu_time"), "max_rss_mb": _number(b, "max_rss")})
     return rows
+
+
+def _number(row: pd.Series, key: str) -> float | None:
+    """A benchmark column as a number; a gap where Snakemake wrote none (NA: psutil could not sample it)."""
+    try:
+        value = float(row[key])
+    except (KeyError, TypeError, ValueError):
+        return None
+    return None if value != value else value  # NaN: pandas' reading of NA
 
 
 def write_csv(path: Path, records: list[dict[str, Any]], compression: str | None = None) -> Path:
@@ -114,9 +128,9 @@ def aggregate(plan: Plan) -> dict[str, Path]:
         base = {"config": plan.name, **{k: row[k] for k in IDENTITY}, "model_dir": row["model_dir"],
                 "trained_model": row["trained_model"],
                 "baseline": baselines.get(row["study"], {}).get(row["scale"]) == row["variant"]}
-        # a training's folder, its architecture's (complexity, export) and its scale's timing session
-        # (a run that is not timed has no session: its latency file is one that never exists)
-        files = {k: results / "runs" / (row[j.folder] or "not-measured") / j.result for k, j in JOB_KINDS.items()}
+        # a training's folder, its architecture's (export) and its scale's sessions (complexity, latency; a run that
+        # a kind does not measure has no folder of that kind: its file is one that never exists)
+        files = {k: results / "runs" / (job_folder(row, k) or "not-measured") / j.result for k, j in JOB_KINDS.items()}
         train, ev = load(files["train"]), load(files["evaluate"])
         if train is not None:  # a diverged or not yet evaluated run still says how its training ended
             source = files["evaluate"] if ev is not None else files["train"]
@@ -126,8 +140,8 @@ def aggregate(plan: Plan) -> dict[str, Path]:
         architecture = (row["study"], row["variant"], row["scale"])
         first_seed = architecture not in measured  # complexity and latency: one row per architecture, not per seed
         measured.add(architecture)
-        cx = load(files["complexity"]) if first_seed else None
-        if cx is not None:
+        cx = architecture_record(load(files["complexity"]), row["model_dir"]) if first_seed else None
+        if cx is not None:  # this architecture's record of its scale's complexity session
             tables["complexity"].append({**base, "run_dir": row["model_dir"], "results_file": str(files["complexity"]),
                                          "mlflow_run_id": cx.get("mlflow_run_id"),
                                          **{k: cx.get(k) for k in ("imgsz", "params", "params_fused", "gflops",

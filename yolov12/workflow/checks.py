@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import UserError
+from ..registry import TASK_TABLE
 from ..yamlio import load_yaml
 from . import inputchecks
 
@@ -122,22 +123,23 @@ def model_sizes(plan: Plan, run: Run) -> dict[str, list[tuple[int, int]]]:
     from ..models import model_yaml, shapes
 
     c = plan.config
-    # its training's folder, its architecture's and its scale's timing session
-    kinds = tuple(k for f in dict.fromkeys((run.run_dir, run.model_dir, run.timing_dir)) if f for k in plan.kinds(f))
+    # its training's kinds, and every kind measuring its architecture (in the architecture's folder or in a session
+    # of its scale), whichever run of that architecture asks for it
+    kinds = {*plan.kinds(run.run_dir), *plan.architecture_kinds(run.model_dir)}
     sizes: dict[str, list[tuple[int, int]]] = {}
     if "train" in kinds:
         imgsz = plan.eval_imgsz(run)
         sizes["train"] = [(imgsz, imgsz)]
         grid = max(32, shapes.max_stride(model_yaml(run.family, run.scale, run.task, run.hierarchy), run.scale))
-        if c["data"]["kind"] == "synthetic" and run.task != "classify":
+        if c["data"]["kind"] == "synthetic" and not TASK_TABLE[run.task].classification:
             syn = c["data"]["synthetic"]
             image = (syn["height"] or syn["imgsz"], syn["imgsz"])
             sizes["val (rect-padded)"] = shapes.val_shapes(imgsz, [image], grid)
-        elif run.task != "classify":  # a real dataset: every aspect ratio can occur
+        elif not TASK_TABLE[run.task].classification:  # a real dataset: every aspect ratio can occur
             sizes["val (rect-padded, any aspect ratio)"] = shapes.val_shapes_any_ratio(imgsz, grid)
     if "latency" in kinds:
         sizes["latency"] = [(c["latency"]["imgsz"], c["latency"]["imgsz"])]
-    if "export" in kinds:  # at the timing size when the latency matrix times its files (Plan._export_identity)
+    if "export" in kinds:  # at the timing size when the latency matrix times its files (artifacts.export_identity)
         size = plan.identity("export", run.model_dir)["imgsz"] if "export" in plan.kinds(run.model_dir) \
             else c["export"]["imgsz"]
         sizes["export"] = [(size, size)]

@@ -11,12 +11,10 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from ..registry import JOB_KINDS
+from ..registry import JOB_KINDS, TASK_TABLE
 
-# the headline metric of each task and the COCO iou type the bootstrap resamples (OBB: Ultralytics' rotated mAP,
-# no per-image COCO predictions, so no interval)
-DELTA_METRIC = {"detect": ("AP", "bbox"), "segment": ("mask_AP", "segm"), "pose": ("kpt_AP", "keypoints"),
-                "classify": ("top1", None), "obb": ("obb_mAP50_95", None)}
+# each task's headline metric and the COCO iou type the bootstrap resamples are its row's (yolov12.registry); OBB
+# is scored by Ultralytics' rotated mAP, with no per-image COCO predictions, so no interval
 NO_PREDICTIONS = "no per-image predictions for this task: no interval"
 
 
@@ -42,7 +40,8 @@ def _spreads(accuracy: list[dict[str, Any]]) -> dict[tuple, dict[int, float]]:
     """Per model and metric: {seed: value} over every row of the model in any study (a seed counted once)."""
     out: dict[tuple, dict[int, float]] = defaultdict(dict)
     for r in accuracy:
-        metric = DELTA_METRIC.get(r.get("task", ""), (None,))[0]
+        row = TASK_TABLE.get(r.get("task", ""))
+        metric = row.headline if row else None
         if metric and r.get("converged") and r.get(metric) is not None:
             out[_model(r) + (metric,)][r["seed"]] = float(r[metric])
     return out
@@ -65,7 +64,8 @@ def paired_deltas(plan, index: dict[str, Any], accuracy: list[dict[str, Any]]) -
         base_rows = groups.get((study, base_variant, scale, task))
         if base_variant is None or variant == base_variant or not base_rows:
             continue
-        metric, iou_type = DELTA_METRIC[task]
+        row = TASK_TABLE[task]
+        metric, iou_type = row.headline, row.headline_iou_type
         mine, base = _converged(rows, metric), _converged(base_rows, metric)
         if not mine or not base:
             continue  # a variant (or baseline) that diverged on every seed has no delta; the tables say why
@@ -80,11 +80,11 @@ def paired_deltas(plan, index: dict[str, Any], accuracy: list[dict[str, Any]]) -
                  "level": boot["level"], "n_boot": None, "n_images": None, "method": NO_PREDICTIONS,
                  "seed_spread": seed_spread(list(spread_of.values())), "seed_spread_seeds": len(spread_of)}
         evs = {r["run_dir"]: _eval(plan, r["run_dir"]) for r in base + mine}
-        if task != "obb" and all(ev and ev.get("predictions") for ev in evs.values()):
+        if row.resamplable and all(ev and ev.get("predictions") for ev in evs.values()):
             gt = next(iter(evs.values()))["dataset"].get("gt_sha256")
             key = (task, metric, iou_type, gt)
             if key not in resampled:
-                resampled[key] = Resampled("AP" if task != "classify" else "top1", iou_type, boot["n_boot"], seed=0)
+                resampled[key] = Resampled("top1" if row.classification else "AP", iou_type, boot["n_boot"], seed=0)
             d = seeds_delta({r["run_dir"]: evs[r["run_dir"]] for r in base},
                             {r["run_dir"]: evs[r["run_dir"]] for r in mine}, level=boot["level"],
                             resampled=resampled[key])

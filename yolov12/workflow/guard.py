@@ -8,6 +8,7 @@ reference and light on import.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 from pathlib import Path
@@ -15,6 +16,8 @@ from typing import Any
 
 from ..io import write_json, write_text
 from . import tracking
+
+log = logging.getLogger(__name__)
 
 GUARD_ENV = "YOLOV12_TRAIN_GUARD"  # JSON: what our trainer classes need in every process of a training
 FORCE_CHILD_ENV = "YOLOV12_TRAIN_IN_CHILD"  # 1: train through Ultralytics' DDP launcher even on one device/CPU
@@ -72,7 +75,7 @@ class EpochLogger:
             try:
                 tracking.log_params(self.uri, self.run_id, {f"ran.{k}": v for k, v in ran.items()})
             except Exception as e:  # noqa: BLE001  (a resumed run has them already; the file is the record)
-                print(f"optimizer params not logged to MLflow: {e}", flush=True)
+                log.warning("optimizer params not logged to MLflow: %s", e)
 
     def last_logged(self) -> int:
         p = Path(self.logged_file)

@@ -25,6 +25,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from ..errors import UserError
+from ..registry import REAL_DATA, TASK_TABLE
 
 # the suite's own sizes, held to the schema's rules for train.imgsz / train.batch / train.epochs wherever set
 SUITE_INTS = {"imgsz": (32, 8192), "batch": (1, None), "epochs": (1, None)}
@@ -251,17 +252,13 @@ def check_tracking_uri(configured: str | None, source) -> None:
 
 
 # ------------------------------------------------------------------------------------------------ data roots
-REAL_ROOTS = {"detect": "coco_root", "segment": "coco_root", "pose": "coco_root", "classify": "imagenet_root",
-              "obb": "dota_root"}
-
-
 def check_data_roots(data: dict[str, Any], tasks: set[str], source) -> None:
     """A real-data config names a dataset folder for every task it trains (COCO may be downloaded into one)."""
     if data.get("kind") != "real":
         return
     for task in sorted(tasks):
-        key = REAL_ROOTS.get(task)
-        root = data.get(key) if key else None
+        key = REAL_DATA[TASK_TABLE[task].real_data].root_key
+        root = data.get(key)
         if not root:
             raise UserError(f"data.kind is real and a {task} study runs, but no dataset folder is given",
                             file=source, key=f"data.{key}", allowed="the dataset's folder (docs/data.md)")

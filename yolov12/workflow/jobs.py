@@ -61,7 +61,7 @@ def folder_identity(kind: str, ident: dict[str, Any]) -> dict[str, Any]:
         return ident
     if kind == "evaluate":
         return ident["trained"]
-    if JOB_KINDS[kind].session:  # a timing session's folder is named by the session's whole identity
+    if JOB_KINDS[kind].session:  # a session's folder is named by the session's whole identity
         return ident
     return {"model": ident["model"]}
 
@@ -124,10 +124,16 @@ def run(kind: str, spec_text: str, out: str | Path, gpus: int = 0, inputs: list[
     return result
 
 
-def job_run(kind: str, spec: dict[str, Any]) -> tracking.JobRun:
+def job_run(kind: str, spec: dict[str, Any], model_dir: str | None = None) -> tracking.JobRun:
+    """The job's MLflow run; ``model_dir``: one architecture's own run inside a session job, named by that
+    architecture's folder (its id kept beside the session's result, one file per architecture)."""
     run_dir = Path(spec["run_dir"])
-    job = tracking.JobRun(spec["mlflow"]["uri"], run_dir.parents[1], spec["config"], f"{kind}:{run_dir.name}",
-                          tracking.common_tags(kind, spec), run_dir / f"{kind}.mlflow_run")
+    tags = tracking.common_tags(kind, spec)
+    if model_dir:
+        tags["model_dir"] = model_dir
+    name = f"{kind}:{model_dir or run_dir.name}"
+    id_file = run_dir / (f"{kind}.{model_dir}.mlflow_run" if model_dir else f"{kind}.mlflow_run")
+    job = tracking.JobRun(spec["mlflow"]["uri"], run_dir.parents[1], spec["config"], name, tags, id_file)
     job.start()
     return job
 
@@ -147,9 +153,9 @@ def finish(job: tracking.JobRun, result: dict[str, Any], params: dict[str, Any],
     return result
 
 
-def _guarded(kind: str, spec: dict[str, Any], work) -> dict[str, Any]:
+def _guarded(kind: str, spec: dict[str, Any], work, model_dir: str | None = None) -> dict[str, Any]:
     """Run ``work(job)``; a failure ends the MLflow run FAILED with its reason, then propagates."""
-    job = job_run(kind, spec)
+    job = job_run(kind, spec, model_dir)
     try:
         return work(job)
     except BaseException as e:
@@ -194,32 +200,6 @@ def run_evaluate(spec: dict[str, Any], out: Path) -> dict[str, Any]:
 def _eval_device(spec: dict[str, Any]) -> str:
     """Validation runs on one device: the first the job holds (numbered from 0 among its own)."""
     return spec.get("device", "cpu").split(",")[0]
-
-
-# ------------------------------------------------------------------------------------------------ complexity
-def run_complexity(spec: dict[str, Any], out: Path) -> dict[str, Any]:
-    def work(job):
-        from ..complexity import summary
-        from ..latency.profile import profile
-        from ..models import torch_model
-
-        m = spec["model"]
-        knobs = dict(m["knobs"])
-        if knobs.get("backend") == "flash_attn":  # FLOPs do not depend on the kernel; flash-attn needs CUDA
-            knobs["backend"] = "sdpa"
-        if m.get("peer"):  # a peer of the paper's tables, from Ultralytics' own definition
-            from ..latency.paper_peers import peer_spec
-
-            model = peer_spec(m["peer"]).build()
-        else:
-            model = torch_model(**{k: m[k] for k in MODEL_KEYS}, nc=m["nc"], **knobs)
-        result = summary(model, spec["imgsz"])
-        true = profile(model, imgsz=spec["imgsz"], timing=False)  # FLOPs including the attention matmuls
-        result.update(gflops_true=true.get("gflops_true"), attn_flops_share=true.get("attn_flops_share"))
-        metrics = {k: v for k, v in result.items() if k != "imgsz"}
-        return finish(job, result, {**model_params(spec), "imgsz": spec["imgsz"]}, metrics)
-
-    return _guarded("complexity", spec, work)
 
 
 # ------------------------------------------------------------------------------------------------ export

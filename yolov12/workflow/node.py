@@ -24,12 +24,15 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import logging
 import os
 import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+log = logging.getLogger(__name__)
 
 SIMULATE_ENV = "YOLOV12_SIMULATE_GPUS"
 LOCKS_ENV = "YOLOV12_NODE_LOCKS"
@@ -145,7 +148,7 @@ def held_devices(directory: Path, count: int, job: str, poll_s: float = 0.5) -> 
         time.sleep(poll_s)
         waited += poll_s
         if waited % 60 < poll_s:
-            print(f"{job}: waiting for {count} free device(s) of {len(devices)}", flush=True)
+            log.info("%s: waiting for %d free device(s) of %d", job, count, len(devices))
     try:
         yield [dev for dev, _ in fds]
     finally:

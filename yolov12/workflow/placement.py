@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import os
 
+from ..registry import REAL_DATA, TASK_TABLE
+
+SYNTHETIC_MANIFEST = "dataset.json"  # what 'yolov12 data synth' writes beside a synthetic set
+
 
 def device_string(gpus: int) -> str:
     return "cpu" if int(gpus) == 0 else ",".join(str(i) for i in range(int(gpus)))
@@ -13,8 +17,12 @@ def device_string(gpus: int) -> str:
 def data_path(manifest: str, task: str) -> str:
     """What Ultralytics trains / validates on, from the manifest a data rule made (the inverse of Plan.dataset)."""
     root, name = os.path.dirname(manifest), os.path.basename(manifest)
-    if name == "coco.json":
-        return f"{root}/coco-{task}.yaml"
-    if name in ("imagenet.json", "dota.yaml") or task == "classify":
-        return manifest if name == "dota.yaml" else root
-    return f"{root}/data.yaml"
+    real = next((d for d in REAL_DATA.values() if d.manifest == name), None)
+    if real is not None:
+        return prepared_path(root, real.data.format(task=task))
+    return root if TASK_TABLE[task].classification else f"{root}/data.yaml"
+
+
+def prepared_path(root: str, relative: str) -> str:
+    """A path inside a prepared dataset folder; "" is the folder itself (classification trains on it)."""
+    return f"{root}/{relative}" if relative else root

@@ -19,9 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UserError
-from ..registry import JOB_KINDS, PAPER_NC
+from ..registry import JOB_KINDS, PAPER_NC, REAL_DATA, TASK_TABLE
 from . import artifacts, checks, identity, schemas, studies, tracking
-from .placement import data_path, device_string  # noqa: F401  (data_path: the plan's inverse, used by the jobs)
+# data_path: the plan's inverse, used by the jobs
+from .placement import SYNTHETIC_MANIFEST, data_path, device_string  # noqa: F401
 
 # what the aggregation writes into results/<config>/ (docs/results-schema.md)
 AGGREGATED = ("accuracy.csv", "deltas.csv", "complexity.csv", "latency.csv", "latency_runs.csv",
@@ -67,32 +68,53 @@ class Plan:
                                     trained=identity.digest({**self.train_identity(r), "args": {
                                         **self.train_identity(r)["args"], "seed": None}}))
                 for r in runs]
-        sessions = {scale: identity.directory(f"timing-{scale}", ident)
-                    for scale, ident in self._session_identities(runs).items()}
-        return [dataclasses.replace(r, timing_dir=sessions[r.scale]) if "latency" in r.measure else r for r in runs]
+        folders = {kind: {scale: self._session_folder(kind, scale, ident) for scale, ident in by_scale.items()}
+                   for kind, by_scale in self._session_identities(runs).items()}
+        return [dataclasses.replace(r, session_dirs={k: folders[k][r.scale] for k in r.measure if k in folders})
+                for r in runs]
 
-    def _session_identities(self, runs: list[studies.Run]) -> dict[str, dict[str, Any]]:
-        """Per scale, the timing session's identity: every distinct architecture timed at that scale (each once,
-        whichever studies share it) and the timing settings. Which studies are timed selects the cells; it is not
-        how a cell is timed, so it is no part of the identity."""
-        lat = self.config["latency"]
-        timed = artifacts.timed_runtimes(lat, runs, self.source)
-        self._timed_files = {d: artifacts.files_of(lat, rts) for d, rts in timed.items()}
-        cells: dict[str, dict[str, dict]] = {}
-        for r in runs:
-            if "latency" in r.measure:
-                cell = {"model": self.arch_identity(r)["model"], "model_dir": r.model_dir}
-                if timed[r.model_dir] != tuple(lat["runtimes"]):  # latency.runtime_studies left some out
-                    cell["runtimes"] = list(timed[r.model_dir])
-                if self._timed_files[r.model_dir]:  # the files it times: their export (a retraining re-times)
-                    cell["export"] = identity.digest(artifacts.export_identity(self, r.model_dir, runs))
-                cells.setdefault(r.scale, {})[r.model_dir] = cell
-        settings = {k: v for k, v in lat.items() if k not in ("studies", "runtime_studies")}
-        out = {scale: identity.canonical({"job": "latency", "cells": [by_dir[d] for d in sorted(by_dir)],
-                                          "latency": settings})
-               for scale, by_dir in cells.items()}
-        self._sessions = {identity.directory(f"timing-{scale}", ident): ident for scale, ident in out.items()}
+    def _session_folder(self, kind: str, scale: str, ident: dict[str, Any]) -> str:
+        """runs/<prefix>-<scale>-<digest>/: a session kind's folder, named by the session's whole identity."""
+        folder = identity.directory(f"{JOB_KINDS[kind].session_prefix}-{scale}", ident)
+        self._sessions[folder] = ident
+        return folder
+
+    def _session_identities(self, runs: list[studies.Run]) -> dict[str, dict[str, dict[str, Any]]]:
+        """Per session kind and scale, the session's identity: every distinct architecture that kind measures at
+        that scale (each once, whichever studies share it; sorted by folder) and the kind's settings."""
+        self._sessions: dict[str, dict[str, Any]] = {}
+        lat, self._session_runs = self.config["latency"], runs
+        self._timed = artifacts.timed_runtimes(lat, runs, self.source)  # the runtimes each architecture is timed on
+        self._timed_files = {d: artifacts.files_of(lat, rts) for d, rts in self._timed.items()}
+        out: dict[str, dict[str, dict[str, Any]]] = {}
+        for kind in (k for k, job in JOB_KINDS.items() if job.session):
+            cells: dict[str, dict[str, dict]] = {}
+            for r in runs:
+                if kind in r.measure:
+                    cells.setdefault(r.scale, {})[r.model_dir] = self._session_cell(kind, r)
+            out[kind] = {scale: identity.canonical({"job": kind, "cells": [by_dir[d] for d in sorted(by_dir)],
+                                                     kind: self._session_settings(kind)})
+                         for scale, by_dir in cells.items()}
         return out
+
+    def _session_cell(self, kind: str, run: studies.Run) -> dict[str, Any]:
+        """One architecture in its scale's session of ``kind``: its model, and its folder (the key its record in the
+        session's result is found by). A timing cell also names its runtimes when latency.runtime_studies left some
+        out, and the digest of the export whose files it times (a retrained model re-times its file)."""
+        cell = {"model": self.arch_identity(run)["model"], "model_dir": run.model_dir}
+        if kind == "latency":
+            if self._timed[run.model_dir] != tuple(self.config["latency"]["runtimes"]):
+                cell["runtimes"] = list(self._timed[run.model_dir])
+            if self._timed_files[run.model_dir]:
+                cell["export"] = identity.digest(artifacts.export_identity(self, run.model_dir, self._session_runs))
+        return cell
+
+    def _session_settings(self, kind: str) -> dict[str, Any]:
+        """How a session kind measures every cell. Which studies are timed (latency.studies) selects the cells; it
+        is not how a cell is timed, so it is no part of the identity."""
+        if kind == "latency":
+            return {k: v for k, v in self.config["latency"].items() if k not in ("studies", "runtime_studies")}
+        return {"imgsz": self.config[kind]["imgsz"]}
 
     def check(self) -> None:
         """What can be known before the first job: train overrides, model shapes at every size they run at."""
@@ -104,11 +126,12 @@ class Plan:
 
     @cached_property
     def groups(self) -> dict[str, list[studies.Run]]:
-        """Run directories, each with the rows that use it: a training's folder (its training and evaluation) and
-        an architecture's folder (complexity, latency, export: one per architecture, whatever the recipe or seed)."""
+        """Run directories, each with the rows that use it: a training's folder (its training and evaluation), an
+        architecture's folder (export: one per architecture, whatever the recipe or seed) and a session folder per
+        session kind and scale (complexity, latency: every architecture of that scale; JobKind.scope)."""
         groups: dict[str, list[studies.Run]] = {}
         for run in self.runs:
-            for folder in dict.fromkeys(getattr(run, JOB_KINDS[k].folder) for k in self.measured(run)):
+            for folder in dict.fromkeys(run.folder(k) for k in self.measured(run)):
                 groups.setdefault(folder, []).append(run)
         return groups
 
@@ -117,8 +140,7 @@ class Plan:
         wanted: dict[str, set[str]] = {d: set() for d in self.groups}
         for run in self.runs:
             for kind in self.measured(run):
-                job = JOB_KINDS[kind]
-                target = getattr(run, job.folder)
+                target = run.folder(kind)
                 wanted[target].add(kind)
                 wanted[target].update(JOB_KINDS[kind].after)
         return {d: tuple(k for k in JOB_KINDS if k in ks) for d, ks in wanted.items()}
@@ -132,6 +154,17 @@ class Plan:
     def timed_files(self) -> dict[str, list[dict[str, str]]]:
         """Per architecture folder, the exported files its timing cells time (yolov12.workflow.artifacts)."""
         return self.runs and self._timed_files  # computed with the timing sessions
+
+    @cached_property
+    def _architecture_kinds(self) -> dict[str, set[str]]:
+        out: dict[str, set[str]] = {}
+        for run in self.runs:
+            out.setdefault(run.model_dir, set()).update(k for k in self.measured(run) if not JOB_KINDS[k].per_training)
+        return out
+
+    def architecture_kinds(self, model_dir: str) -> set[str]:
+        """The kinds measuring an architecture (in its own folder or in its scale's sessions), over every run of it."""
+        return self._architecture_kinds.get(model_dir, set())
 
     @property
     def name(self) -> str:
@@ -272,37 +305,29 @@ class Plan:
     # ------------------------------------------------------------------------------------------ data
     def dataset(self, task: str) -> dict[str, Any]:
         """Where a task's data live (relative paths): the manifest a data rule makes, the path to train on, nc."""
-        data, res = self.config["data"], self.results
+        data, res, row = self.config["data"], self.results, TASK_TABLE[task]
         if data["kind"] == "synthetic":
-            root = f"{res}/data/{task}"
-            return {"manifest": f"{root}/dataset.json", "data": root if task == "classify" else f"{root}/data.yaml",
-                    "nc": 1 if task == "pose" else data["synthetic"]["nc"]}
-        if task in ("detect", "segment", "pose"):
-            root = f"{res}/data/coco"
-            return {"manifest": f"{root}/coco.json", "data": f"{root}/coco-{task}.yaml", "nc": PAPER_NC[task]}
-        if task == "classify":
-            root = f"{res}/data/imagenet"
-            return {"manifest": f"{root}/imagenet.json", "data": root, "nc": PAPER_NC[task]}
-        root = data["dota_root"]  # prepared in place: its manifest is the dataset YAML itself
-        if not root:
-            raise UserError("an obb study needs the DOTA dataset", file=self.source, key="data.dota_root",
-                            allowed="the folder of DOTA v1 in Ultralytics OBB format")
-        return {"manifest": f"{root}/dota.yaml", "data": f"{root}/dota.yaml", "nc": PAPER_NC[task]}
+            manifest = f"{res}/data/{task}/{SYNTHETIC_MANIFEST}"
+            return {"manifest": manifest, "data": data_path(manifest, task),
+                    "nc": 1 if row.keypoints else data["synthetic"]["nc"]}
+        real = REAL_DATA[row.real_data]
+        root = data[real.root_key] if real.in_place else f"{res}/data/{real.name}"
+        if not root:  # prepared in place (DOTA): no folder, no dataset
+            raise UserError(f"a {task} study needs the {real.name} dataset", file=self.source,
+                            key=f"data.{real.root_key}", allowed=f"the folder of {real.name} (docs/data.md)")
+        manifest = f"{root}/{real.manifest}"
+        return {"manifest": manifest, "data": data_path(manifest, task), "nc": row.paper_nc}
 
     def dataset_identity(self, task: str) -> dict[str, Any]:
         """The data by what it holds: the generator's spec (synthetic), else annotation checksums and image counts."""
         data = self.config["data"]
         if data["kind"] == "synthetic":
             return {"synthetic": data["synthetic"], "task": task}
-        if task in ("detect", "segment", "pose"):
-            kind = "person_keypoints" if task == "pose" else "instances"
-            return identity.real_dataset("coco", data["coco_root"],
-                                         [f"annotations/{kind}_{s}2017.json" for s in ("train", "val")],
-                                         ["train2017", "val2017"])
-        if task == "classify":
-            return identity.real_dataset("imagenet", data["imagenet_root"], [], ["train", "val"])
-        return identity.real_dataset("dota", data["dota_root"], [],
-                                     [f"{d}/{s}" for d in ("images", "labels") for s in ("train", "val")])
+        row = TASK_TABLE[task]
+        real = REAL_DATA[row.real_data]
+        stem = row.coco_annotations if real.name == "coco" else None  # COCO: the task's own annotation files
+        files = [f"annotations/{stem}_{s}2017.json" for s in ("train", "val")] if stem else []
+        return identity.real_dataset(real.name, data[real.root_key], files, list(real.folders))
 
     # ------------------------------------------------------------------------------------------ identities
     def train_args(self, run: studies.Run) -> dict[str, Any]:
@@ -352,12 +377,9 @@ class Plan:
             return identity.canonical({"job": "evaluate", "model": train["model"], "trained": train,
                                        "settings": dict(self.config["evaluate"]), "imgsz": self.eval_imgsz(run),
                                        "dataset": train["dataset"]})
-        if kind == "latency":  # a timing session: every architecture of its scale (Plan._session_identities)
+        if JOB_KINDS[kind].session:  # every architecture of its scale (Plan._session_identities)
             return self._sessions[run_dir]
-        if kind == "export":
-            return artifacts.export_identity(self, run_dir, self.runs)
-        settings = {"complexity": {"imgsz": self.config["complexity"]["imgsz"]}}[kind]
-        return identity.canonical({"job": kind, **self.arch_identity(run), **settings})
+        return artifacts.export_identity(self, run_dir, self.runs)  # export: the architecture folder's one kind
 
     def jobs_digest(self) -> str:
         """The digest of every job's identity: what a whole-workflow product (the cost prediction) reruns on."""

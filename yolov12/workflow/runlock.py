@@ -16,11 +16,14 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import logging
 import os
 import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 WRITER = ".writer.lock"
 WORKERS = ".workers.lock"
@@ -61,7 +64,7 @@ def _acquire(path: Path, mode: int, wait_s: float, notes: list[str], what: str) 
         return fd
     holders = lock_holders(path)
     notes.append(f"{what} held by pid(s) {holders or '?'}: waiting up to {wait_s:g} s for them to end")
-    print(notes[-1], flush=True)
+    log.warning("%s", notes[-1])
     deadline = time.monotonic() + wait_s
     while time.monotonic() < deadline:
         time.sleep(0.5)
@@ -72,7 +75,7 @@ def _acquire(path: Path, mode: int, wait_s: float, notes: list[str], what: str) 
         if not holders:
             break
         notes.append(f"stopped pid(s) {holders} of an earlier attempt with {sig.name}")
-        print(notes[-1], flush=True)
+        log.warning("%s", notes[-1])
         for pid in holders:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, sig)

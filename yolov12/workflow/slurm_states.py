@@ -43,7 +43,8 @@ def normalise(states: dict[str, str], requeue: bool) -> dict[str, str]:
     for job_id, raw in states.items():
         word = state_word(raw)
         if word == "PREEMPTED" and not requeue:
-            # not requeued by SLURM: nothing will ever run it again unless Snakemake resubmits it
+            # not requeued by SLURM: nothing will ever run it again unless Snakemake resubmits it. A print, not
+            # logging: this runs inside Snakemake's executor plugin, whose logging is Snakemake's, not configured by us
             print(f"SLURM job {job_id} was preempted ({raw!r}): counted as failed, resubmitted if retries remain",
                   file=sys.stderr, flush=True)
             word = "FAILED"

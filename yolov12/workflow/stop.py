@@ -88,6 +88,7 @@ def stop_requests(grace: float | None = None) -> Iterator[None]:
         if _requested is not None:  # a second signal: do not wait for the epoch
             raise Stopped(_requested, abandoned=True)
         _requested = signum
+        # a print, not logging: this is a signal handler, and logging takes locks the interrupted code may hold
         print(f"{signal.Signals(signum).name}: stopping after this epoch's checkpoint, or in {grace:g} s",
               flush=True)
         signal.signal(signal.SIGALRM, abandon)

@@ -80,8 +80,14 @@ class Run:
     # run's training (and evaluation), and the directory of its architecture's measurements
     run_dir: str = ""
     model_dir: str = ""
-    timing_dir: str = ""  # the timing session of its scale (every architecture timed at that scale, interleaved)
+    # per session kind this run is measured by, the session folder of its scale (every architecture of the plan
+    # measured at that scale by one job: registry.JobKind.scope); a kind it is not measured by has none
+    session_dirs: dict[str, str] = dataclasses.field(default_factory=dict)
     trained: str = ""  # the training's digest without its seed: one trained model over its seeds
+
+    def folder(self, kind: str) -> str:
+        """The folder holding this run's result of ``kind`` ("" when no job of that kind measures it)."""
+        return job_folder(self.row(), kind)
 
     @property
     def model_name(self) -> str:
@@ -100,9 +106,20 @@ class Run:
         return {"study": self.study, "study_table": self.table, "variant": self.variant, "run_dir": self.run_dir,
                 "family": family, "scale": scale, "task": self.task, "hierarchy": self.hierarchy,
                 "seed": self.seed, "knobs_delta": self.delta, "train_delta": self.train,
-                "default_model": self.is_default, "model_dir": self.model_dir, "timing_dir": self.timing_dir,
+                "default_model": self.is_default, "model_dir": self.model_dir, "session_dirs": self.session_dirs,
                 "trained_model": self.trained,
                 "peer": self.peer}
+
+
+def job_folder(row: dict[str, Any], kind: str) -> str:
+    """The folder of a run's ``kind`` result, from its index row (``Run.row``: studies.json, the aggregation): its
+    training's, its architecture's or its scale's session of that kind ("" when that kind does not measure it)."""
+    scope = JOB_KINDS[kind].scope
+    if scope == "training":
+        return row["run_dir"]
+    if scope == "architecture":
+        return row["model_dir"]
+    return (row.get("session_dirs") or {}).get(kind, "")
 
 
 # ------------------------------------------------------------------------------------------------ loading
@@ -148,7 +165,7 @@ def _peers(study: dict[str, Any], path: Path, scales: list[str]) -> list[Run]:
     if study["peers"] not in {t for p in peers.peer_table() for t in p["tables"]}:
         raise StudyError(f"{study['peers']!r} is not a paper table with peers", file=path, key="peers",
                          allowed=sorted({t for p in peers.peer_table() for t in p["tables"]}))
-    measure = tuple(k for k in JOB_KINDS if k in study["measure"] and not JOB_KINDS[k].per_seed)
+    measure = tuple(k for k in JOB_KINDS if k in study["measure"] and not JOB_KINDS[k].per_training)
     return [Run(study["study"], study["table"], name, "peer", "detect", "full", peers.size_class(name), 0, {}, {},
                 {}, measure, str(path), peer=name)
             for name in peers.peers(study["peers"]) if peers.size_class(name) in scales]

@@ -22,6 +22,8 @@ from typing import Any
 from ..registry import JOB_KINDS
 from ..stats import mean_std
 from . import tracking
+from .complexity_job import architecture_record
+from .studies import job_folder
 
 ACC_METRICS = ("AP", "AP50", "AP75", "mask_AP", "kpt_AP", "top1", "top5", "obb_mAP50_95")
 
@@ -104,11 +106,12 @@ def summary_runs(plan, index: dict[str, Any], tables: dict[str, list[dict[str, A
                     tags[f"hardware.{cell['device']}"] = cell["device_name"]
             tags[f"cell.{k}"] = f"{cell.get('status')}" + (f": {cell['reason']}" if cell.get("reason") else "") + (
                 f" (contended: {cell['contention']})" if str(cell.get("contended")).lower() == "true" else "")
-        results = {kind: Path(plan.results) / "runs" / row[job.folder] / job.result
+        results = {kind: Path(plan.results) / "runs" / (job_folder(row, kind) or "not-measured") / job.result
                    for kind, job in JOB_KINDS.items()}
         for kind, result in results.items():
-            if result.is_file():
-                run_id = json.loads(result.read_text()).get("mlflow_run_id")
+            if result.is_file():  # a complexity session: each architecture's own run
+                held = json.loads(result.read_text())
+                run_id = (architecture_record(held, row["model_dir"]) or {}).get("mlflow_run_id")
                 if run_id:
                     tags[f"job.{kind}"] = run_id
         params = {k: str(v) for k, v in sorted(row["knobs_delta"].items())}

@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import math
 import os
-import random
 import re
 import time
 from pathlib import Path
 from typing import Any
+
+from ..retry import call, caused_by, exponential
 
 RETRIES = 10
 JOBS_EXPERIMENT = "jobs"
@@ -49,17 +50,29 @@ def client(uri: str):
     return MlflowClient(tracking_uri=uri)
 
 
+def store_is_busy(error: BaseException) -> bool:
+    """A passing failure of the MLflow store, by type: SQLite's 'database is locked' to concurrent writers
+    (SQLAlchemy's / sqlite3's OperationalError; MLflow wraps it as TEMPORARILY_UNAVAILABLE), a dropped or timed-out
+    connection to a server, or a server answering 503 / 504 once MLflow's own HTTP retries (502 included) gave up."""
+    import sqlite3
+
+    import requests
+    import sqlalchemy.exc
+    from mlflow.exceptions import MlflowException
+
+    passing = (sqlite3.OperationalError, sqlalchemy.exc.OperationalError, ConnectionError, TimeoutError,
+               requests.exceptions.ConnectionError, requests.exceptions.Timeout)
+    if caused_by(error, passing) is not None:
+        return True
+    wrapped = caused_by(error, (MlflowException,))
+    return wrapped is not None and wrapped.get_http_status_code() in (503, 504)
+
+
 def retry(fn, *args, **kwargs):
-    """SQLite answers 'database is locked' to concurrent writers, a server may drop a connection: back off, retry."""
-    for attempt in range(RETRIES):
-        try:
-            return fn(*args, **kwargs)
-        except Exception as e:  # mlflow wraps sqlalchemy's OperationalError / requests' errors in MlflowException
-            text = str(e).lower()
-            transient = any(s in text for s in ("locked", "timed out", "connection", "temporarily", "503", "502"))
-            if not transient or attempt == RETRIES - 1:
-                raise
-            time.sleep(0.1 * 2 ** min(attempt, 6) * (1 + random.random()))
+    """``fn(*args, **kwargs)`` against the store, backing off (0.1 s doubling to 6.4 s, jittered) while the store is
+    busy (``store_is_busy``), up to RETRIES attempts."""
+    return call(fn, *args, attempts=RETRIES, transient=store_is_busy, wait=exponential(0.1, 6.4, jitter=True),
+                **kwargs)
 
 
 def artifact_location(uri: str, results_dir: str | Path, experiment: str) -> str | None:

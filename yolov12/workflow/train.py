@@ -20,6 +20,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 from pathlib import Path
@@ -32,14 +33,16 @@ from .guard import GUARD_ENV, OPTIMIZER_FILE, EpochLogger, unvalidated, validate
 from .runlock import sole_writer
 from .stop import Stopped, stop_requests
 
+log = logging.getLogger(__name__)
+
 MARKER = "diverged.json"
 MODEL_KEYS = ("family", "scale", "task", "hierarchy")
 
 
 def trainer_class(task: str):
-    from . import trainers
+    from ..registry import task as task_row
 
-    return trainers.TRAINERS[task]
+    return task_row(task).resolve("trainer")
 
 
 # ------------------------------------------------------------------------------------------------ bookkeeping
@@ -103,7 +106,7 @@ def run_train(spec: dict[str, Any], out: Path) -> dict[str, Any]:
         with sole_writer(run_dir) as lock_notes, stop_requests():  # never beside a process of an earlier attempt
             return _run_train(spec, run_dir, lock_notes)
     except Stopped as e:  # recorded in attempts.json; 128 + signal: Snakemake resubmits, the retry resumes
-        print(f"train: {e}", flush=True)
+        log.warning("train: %s", e)
         raise SystemExit(e.exit_code) from None
 
 
@@ -183,7 +186,7 @@ def _train(spec: dict[str, Any], run_dir: Path, resume_from: Path | None, job, l
     os.environ[GUARD_ENV] = json.dumps(guard)  # DDP workers inherit it
     task = spec["model"]["task"]
     if resume_from is not None:
-        print(f"resuming from {resume_from}", flush=True)
+        log.info("resuming from %s", resume_from)
         YOLO(str(resume_from)).train(resume=True, trainer=trainer_class(task))
         return
     model = models.build(**{k: spec["model"][k] for k in MODEL_KEYS}, nc=spec["model"]["nc"], **spec["model"]["knobs"])

@@ -1,4 +1,5 @@
 """The suite's trainer classes, one per task: Ultralytics' own, with ``SuiteTrainerMixin`` (yolov12.workflow.guard).
+The task table (yolov12.registry.TASK_TABLE) names each task's class here.
 
 Module-level classes on purpose: Ultralytics' DDP launcher pickles the trainer class for its worker processes, which
 import it from here (and, through ``yolov12.nn``, register our modules before they parse the model definition).
@@ -37,6 +38,3 @@ class SuiteClassificationTrainer(SuiteTrainerMixin, ClassificationTrainer):
 class SuiteOBBTrainer(SuiteTrainerMixin, OBBTrainer):
     pass
 
-
-TRAINERS = {"detect": SuiteDetectionTrainer, "segment": SuiteSegmentationTrainer, "pose": SuitePoseTrainer,
-            "classify": SuiteClassificationTrainer, "obb": SuiteOBBTrainer}

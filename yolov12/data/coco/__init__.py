@@ -46,13 +46,13 @@ from typing import Any
 
 from .download import download
 from .extract import archive_url, fetch_missing
-from .spec import (ANNOTATION_STEMS, ARCHIVES, COCO80_IDS, COCO80_NAMES, DEFAULT_BASE_URL, EXPECTED_KEYS, FLIP_IDX,
+from .spec import (ANNOTATION_STEMS, ARCHIVES, COCO80_NAMES, DEFAULT_BASE_URL, EXPECTED_KEYS, FLIP_IDX,
                    KEYPOINT_NAMES, KPT_SHAPE, LABEL_FORMAT, NUM_KEYPOINTS, OFFICIAL_EXPECTED, PERSON_ID, SPLITS,
                    STAMP_NAME, TASKS, CocoArchive, CocoError, coco80_to_91, coco91_to_80, say)
 from .validate import resolve_expected, validate_layout
 from .write import ensure_symlink, prepare_instances, prepare_keypoints, write_if_changed, write_yamls
 
-__all__ = ["ANNOTATION_STEMS", "ARCHIVES", "COCO80_IDS", "COCO80_NAMES", "DEFAULT_BASE_URL", "EXPECTED_KEYS",
+__all__ = ["ANNOTATION_STEMS", "ARCHIVES", "COCO80_NAMES", "DEFAULT_BASE_URL", "EXPECTED_KEYS",
            "FLIP_IDX", "KEYPOINT_NAMES", "KPT_SHAPE", "LABEL_FORMAT", "NUM_KEYPOINTS", "OFFICIAL_EXPECTED", "PERSON_ID",
            "SPLITS", "STAMP_NAME", "TASKS", "CocoArchive", "CocoError", "archive_url", "coco80_to_91", "coco91_to_80",
            "download", "prepare_coco"]

@@ -1,4 +1,12 @@
-"""Converting COCO annotations to YOLO label rows (detect, segment, pose), as Ultralytics' own converter does."""
+"""Converting COCO annotations to YOLO label rows (detect, segment, pose), as Ultralytics' own converter does.
+
+Ultralytics' ``convert_coco`` (8.4) is not called: it writes one label kind per call into a fresh numbered folder
+(``increment_path``: a rerun never replaces a tree), a malformed file stops it with a traceback, and a box that
+crosses the image border is kept unclipped. Here one pass over each file writes detect and segment rows together into
+the suite's trees, a bad file is refused in one line naming the key, what is skipped is counted (crowds, empty boxes,
+unlabelled persons) and coordinates are clipped to the image. Its pieces are used where they do the same thing: the
+80 -> 91 class map (``coco80_to_91``) and the merging of a multi-part polygon.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +15,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
-from .spec import COCO80_IDS, NUM_KEYPOINTS, PERSON_ID, CocoError, Progress, coco91_to_80, say
+from .spec import NUM_KEYPOINTS, PERSON_ID, CocoError, Progress, coco91_to_80, say
 
 
 def load_json(path: Path, progress: bool) -> dict[str, Any]:
@@ -84,12 +92,11 @@ def _annotation_image(ann: dict[str, Any], images: dict[int, dict[str, Any]], so
 
 
 def _check_categories(data: dict[str, Any], source: Path) -> None:
-    known = coco91_to_80()
+    known = sorted(coco91_to_80())
     unknown = sorted({c.get("id") for c in data["categories"]} - set(known))
     if unknown:
         raise CocoError(f"category id(s) {unknown} are not COCO 2017 detection categories", file=source,
-                        key="categories.id",
-                        allowed=f"the 80 ids of coco80_to_91() ({COCO80_IDS[0]}..{COCO80_IDS[-1]})")
+                        key="categories.id", allowed=f"the 80 ids of coco80_to_91() ({known[0]}..{known[-1]})")
 
 
 def _non_crowd(data: dict[str, Any], source: Path, progress: bool, stats: Counter):

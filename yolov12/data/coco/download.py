@@ -5,12 +5,12 @@ from __future__ import annotations
 import hashlib
 import http.client
 import os
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
 
+from ...retry import call
 from .spec import CocoError, Progress, say
 
 CHUNK = 1 << 20
@@ -18,6 +18,14 @@ CHUNK = 1 << 20
 DOWNLOAD_ATTEMPTS = 5
 
 RETRYABLE = (urllib.error.URLError, ConnectionError, TimeoutError, http.client.HTTPException)
+
+
+class _EndedEarly(Exception):
+    """The server's stream ended before its Content-Length (http.client does not raise for a short read)."""
+
+    def __init__(self, at: int):
+        super().__init__(f"stream ended early at byte {at:,}")
+        self.at = at
 
 
 class _PartFile:
@@ -127,26 +135,33 @@ def download(url: str, dest: str | Path, size: int | None = None, md5: str | Non
         return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = _PartFile(dest.with_suffix(dest.suffix + ".part"))
-    outcome = "complete"
-    for attempt in range(1, DOWNLOAD_ATTEMPTS + 1):
+
+    def attempt() -> str:
         offset = part.size()
         if size is not None and offset >= size:  # already whole (or too long: the size check says so)
-            break
+            return "complete"
         if offset:
             say(f"resuming {dest.name} at byte {offset:,}", progress)
         part.sync_hash()
-        try:
-            outcome = _fetch_once(url, part, size, progress)
-        except RETRYABLE as e:
-            if attempt == DOWNLOAD_ATTEMPTS:
-                raise CocoError(f"download failed after {attempt} attempts ({e}); run again to resume from "
-                                f"{part.path}", file=url, key="--download") from None
-            say(f"{dest.name}: {e}; retrying ({attempt}/{DOWNLOAD_ATTEMPTS - 1})", progress)
-            time.sleep(min(2**attempt, 30))
-            continue
-        if outcome != "short":
-            break
-        say(f"{dest.name}: connection closed early at byte {part.size():,}; resuming", progress)
+        if _fetch_once(url, part, size, progress) == "short":
+            raise _EndedEarly(part.size())
+        return "complete"
+
+    def on_retry(n: int, e: BaseException) -> None:
+        if isinstance(e, _EndedEarly):
+            say(f"{dest.name}: connection closed early at byte {e.at:,}; resuming", progress)
+        else:
+            say(f"{dest.name}: {e}; retrying ({n}/{DOWNLOAD_ATTEMPTS - 1})", progress)
+
+    try:  # a dropped connection waits 2, 4, 8 ... s (at most 30); a stream that ended early resumes at once
+        outcome = call(attempt, attempts=DOWNLOAD_ATTEMPTS, on_retry=on_retry,
+                       transient=lambda e: isinstance(e, (*RETRYABLE, _EndedEarly)),
+                       wait=lambda n, e: 0 if isinstance(e, _EndedEarly) else min(2**n, 30))
+    except _EndedEarly:
+        outcome = "short"
+    except RETRYABLE as e:
+        raise CocoError(f"download failed after {DOWNLOAD_ATTEMPTS} attempts ({e}); run again to resume from "
+                        f"{part.path}", file=url, key="--download") from None
     if outcome == "short" and size is None:  # nothing else would notice the file is cut short
         raise CocoError(f"download kept ending early ({part.size():,} bytes in {part.path}); run again", file=url,
                         key="--download")

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from ...errors import UserError
+
+log = logging.getLogger(__name__)
 
 DEFAULT_BASE_URL = "http://images.cocodataset.org/"
 
@@ -57,11 +60,6 @@ EXPECTED_KEYS = (
 )
 
 
-# The 80 detection categories in COCO category-id order; index = contiguous training class.
-COCO80_IDS = (
-    *range(1, 12), *range(13, 26), 27, 28, *range(31, 45), *range(46, 66), 67, 70, *range(72, 83), *range(84, 91),
-)
-
 COCO80_NAMES = (
     "person", "bicycle", "car", "motorcycle", "airplane", "bus", "train", "truck", "boat", "traffic light",
     "fire hydrant", "stop sign", "parking meter", "bench", "bird", "cat", "dog", "horse", "sheep", "cow", "elephant",
@@ -99,13 +97,17 @@ class CocoError(UserError):
 
 
 def coco80_to_91() -> list[int]:
-    """Index = contiguous training class 0..79, value = COCO category id (1..90)."""
-    return list(COCO80_IDS)
+    """Index = contiguous training class 0..79, value = COCO category id (1..90): Ultralytics' own table (the one
+    its COCO JSON export maps back with), imported when asked for (this module stays light)."""
+    from ultralytics.data.converter import coco80_to_coco91_class
+
+    return list(coco80_to_coco91_class())
 
 
 def coco91_to_80() -> dict[int, int]:
-    """COCO category id -> contiguous training class (inverse of ``coco80_to_91``)."""
-    return {cat_id: cls for cls, cat_id in enumerate(COCO80_IDS)}
+    """COCO category id -> contiguous training class (inverse of ``coco80_to_91``; only the 80 ids in use: a dict,
+    where Ultralytics' ``coco91_to_coco80_class`` is a 91-list with None at the unused ids)."""
+    return {cat_id: cls for cls, cat_id in enumerate(coco80_to_91())}
 
 
 def archive_url(base_url: str, archive: CocoArchive) -> str:
@@ -128,13 +130,13 @@ class Progress:
         if self.total:
             percent = min(100, done * 100 // self.total)
             if percent >= self.next_step:
-                print(f"coco: {self.label}: {percent:3d}% ({self._fmt(done)} / {self._fmt(self.total)})", flush=True)
+                log.info("coco: %s: %3d%% (%s / %s)", self.label, percent, self._fmt(done), self._fmt(self.total))
                 self.next_step = percent - percent % 5 + 5
         elif done >= self.next_step:  # unknown total: a line per 50 MB (or 5000 items)
-            print(f"coco: {self.label}: {self._fmt(done)}", flush=True)
+            log.info("coco: %s: %s", self.label, self._fmt(done))
             self.next_step = done + (50_000_000 if self.unit_bytes else 5_000)
 
 
 def say(message: str, enabled: bool = True) -> None:
     if enabled:
-        print(f"coco: {message}", flush=True)
+        log.info("coco: %s", message)

@@ -18,9 +18,12 @@ from ...errors import UserError
 from ...registry import SCALES
 from ...report.benchmarks import KINDS  # the kinds a run's benchmark files hold
 
-PER_SCALE = ("train_s_per_image", "eval_s_per_image", "infer_s_per_image")
-KEYS = {"name": str, "source": str, "device": str, "ref_imgsz": int, "gpus": int, "threads": int,
-        **{k: dict for k in PER_SCALE}, "overhead_s": dict, "peak_rss_mb": dict,
+PER_SCALE = ("train_s_per_image", "eval_s_per_image", "infer_s_per_image", "complexity_s_per_model")
+# a timing session's own costs (yolov12.latency.session): each fresh process's start (interpreter, torch,
+# Ultralytics) and each cell's fixed part in a process (model build, correctness gate, kernel profile)
+SESSION_KEYS = ("startup", "per_cell")
+KEYS = {"name": str, "source": str, "device": str, "ref_imgsz": int, "infer_imgsz": int, "gpus": int, "threads": int,
+        **{k: dict for k in PER_SCALE}, "session_s": dict, "overhead_s": dict, "peak_rss_mb": dict,
         "weights_bytes_per_param": (int, float),
         "params": dict}
 CACHE_ENV = "YOLOV12_COST_CACHE"
@@ -62,6 +65,11 @@ def validate(cal: Any, source: str) -> dict[str, Any]:
             if scale not in SCALES:
                 raise UserError("unknown scale", file=source, key=f"{key}.{scale}", allowed=SCALES)
             _positive(value, source, f"{key}.{scale}")
+    for part, value in (cal.get("session_s") or {}).items():
+        if part not in SESSION_KEYS:
+            raise UserError("unknown part of a timing session", file=source, key=f"session_s.{part}",
+                            allowed=SESSION_KEYS)
+        _positive(value, source, f"session_s.{part}", zero_ok=True)
     for key in ("overhead_s", "peak_rss_mb"):
         for kind, value in (cal.get(key) or {}).items():
             if kind not in KINDS:
@@ -109,9 +117,12 @@ def save(cal: dict[str, Any]) -> Path:
 def per_image(cal: dict[str, Any], key: str, scale: str, imgsz: int) -> float | None:
     """Seconds per image of ``key`` at ``scale`` and ``imgsz``: the calibrated value scaled by the pixel count
     (a convolutional network's work grows with the area; attention's token count does too, and the area split
-    keeps its cost linear in it). None: not calibrated for that scale."""
+    keeps its cost linear in it). Inference may be measured at its own size (``infer_imgsz``: the timing size, as a
+    batch-1 forward at a small size is mostly fixed per-layer cost and scales badly to 640). None: not calibrated
+    for that scale."""
     value = (cal.get(key) or {}).get(scale)
-    return None if value is None else float(value) * (imgsz / cal["ref_imgsz"]) ** 2
+    ref = cal.get("infer_imgsz", cal["ref_imgsz"]) if key == "infer_s_per_image" else cal["ref_imgsz"]
+    return None if value is None else float(value) * (imgsz / ref) ** 2
 
 
 def fingerprint() -> str:

@@ -14,7 +14,9 @@ from .model import jobs
 
 def fit_fixed_costs(plan: Plan, cal: dict[str, Any], folder: str | Path) -> tuple[dict[str, float],
                                                                                      dict[str, float]]:
-    """Per kind: the median of (measured CPU time per core - predicted per-image part), and the largest RSS (MB)."""
+    """Per kind: the median of (measured time - predicted per-image / per-model / session part), and the largest RSS
+    (MB). Measured time: CPU time per core for a job that shares the node; wall time for a timing job, which holds
+    the node alone and whose session's processes Snakemake's CPU sampling undercounts."""
     bench = read_benchmarks(folder)
     fixed: dict[str, list[float]] = {}
     peak: dict[str, float] = {}
@@ -23,7 +25,7 @@ def fit_fixed_costs(plan: Plan, cal: dict[str, Any], folder: str | Path) -> tupl
         if got is None or got["s"] is None:
             continue
         # CPU time of a one-core job is its wall time on an idle machine; wall time on a shared one is not
-        spent = got["cpu_time"] / job.cpus if got["cpu_time"] else got["s"]
+        spent = got["cpu_time"] / job.cpus if got["cpu_time"] and not job.exclusive else got["s"]
         fixed.setdefault(job.kind, []).append(max(spent - job.seconds, 0.0))
         if got["max_rss"] is not None:
             peak[job.kind] = max(peak.get(job.kind, 0.0), got["max_rss"])

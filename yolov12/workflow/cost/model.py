@@ -12,13 +12,12 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from ...latency.session import CELL_OVERHEAD_S, STARTUP_S  # torch-free: the session's own constants
-from ...registry import JOB_KINDS
+from ...registry import JOB_KINDS, REAL_DATA, TASK_TABLE
+from ..artifacts import session_cells
 from ..plan import Plan
 from .calibration import per_image
 
 # images in the real data sets (the config names no count for them): COCO train2017 / val2017, ImageNet-1k
-REAL_IMAGES = {"coco": (118_287, 5_000), "imagenet": (1_281_167, 50_000)}
 # disk per job besides weights: its result JSON, log, MLflow rows and artifacts (measured on a default run)
 RESULT_BYTES = {"train": 400_000, "evaluate": 60_000, "complexity": 20_000, "latency": 120_000, "export": 20_000}
 SYNTH_BYTES_PER_PIXEL = 0.25  # the synthetic sets' JPEGs plus labels, measured on the default's data folder
@@ -49,9 +48,7 @@ def _images(plan: Plan, task: str) -> tuple[int, int] | None:
     if data["kind"] == "synthetic":
         s = data["synthetic"]
         return s["n_train"], s["n_val"]
-    if task == "classify":
-        return REAL_IMAGES["imagenet"]
-    return REAL_IMAGES["coco"] if task in ("detect", "segment", "pose") else None
+    return REAL_DATA[TASK_TABLE[task].real_data].images
 
 
 def _scaled(cal: dict[str, Any], seconds: float, cpus: int, gpus: int, train: bool = False) -> float:
@@ -101,21 +98,31 @@ def job_cost(plan: Plan, cal: dict[str, Any], kind: str, run_dir: str) -> tuple[
             if images is None or eval_img is None:
                 return seconds, False, disk, weights
             seconds += _scaled(cal, images[1] * eval_img, res["cpus"], res["gpus"])
+    elif kind == "complexity":
+        # a session counts every architecture of its scale in one process: the fixed part once, then per model
+        per_model = (cal.get("complexity_s_per_model") or {}).get(run.scale)
+        if per_model is None:
+            exact = False
+        else:
+            seconds += len(plan.identity(kind, run_dir)["cells"]) * per_model
     elif kind == "latency":
         lat = plan.config["latency"]
         t = per_image(cal, "infer_s_per_image", run.scale, lat["imgsz"])
-        # a session times every architecture of its scale, each on every device, precision and runtime
-        cells = len(plan.identity(kind, run_dir)["cells"]) * len(lat["devices"]) * len(lat["precisions"]) * len(
-            lat["runtimes"])
+        # a session times every architecture of its scale, each on every device, precision and its runtimes
+        cells = session_cells(plan.identity(kind, run_dir), lat)
         same_device = all(d.startswith("cuda") == on_device for d in lat["devices"])
         if t is None or not same_device:
             t, exact = 0.0, False  # the floors (warmup_s, min_s) still hold
         t = t * lat["batch"] * cal.get("threads", 1) / lat["threads"] if not on_device else t * lat["batch"]
-        # a session: every cell in each of `processes` fresh interpreters (yolov12.latency.session); the job's fixed
-        # cost holds one interpreter's start, each further process starts its own and builds its models again
+        # a session: every cell in each of `processes` fresh interpreters (yolov12.latency.session), one after the
+        # other; each process starts (session_s.startup) and, per cell, builds and checks its model
+        # (session_s.per_cell) before its warm-up and timed phase. The job's own start is its overhead_s.
+        session = cal.get("session_s") or {}
+        if set(session) != {"startup", "per_cell"}:
+            exact = False  # not calibrated: the start-ups and per-cell parts are left out (a lower bound)
         procs = int(lat.get("processes", 3))
         per_cell = max(lat["warmup_iters"] * t, lat["warmup_s"]) + max(lat["min_iters"] * t, lat["min_s"])
-        seconds += procs * cells * (per_cell + CELL_OVERHEAD_S) + (procs - 1) * STARTUP_S
+        seconds += procs * (session.get("startup", 0.0) + cells * (per_cell + session.get("per_cell", 0.0)))
     elif kind == "export" and params:
         weights = 4 * params  # the ONNX file, fp32
     return seconds, exact, disk, weights

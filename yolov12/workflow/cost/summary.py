@@ -19,7 +19,7 @@ def _study_jobs(plan: Plan) -> dict[str, set[str]]:
     for run in plan.runs:
         ids = out.setdefault(run.study, set())
         for kind in JOB_KINDS:
-            folder = getattr(run, JOB_KINDS[kind].folder)
+            folder = run.folder(kind)
             if folder in plan.groups and kind in plan.kinds(folder):
                 ids.add(f"{kind}/{folder}")
     return out
