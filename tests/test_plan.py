@@ -38,11 +38,14 @@ def test_paper_profile_trains_exactly_the_papers_set(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     jobs = job_counts(proc.stdout + proc.stderr)
     assert jobs["train"] == 35 and jobs["evaluate"] == 35, jobs
-    assert "export" not in jobs  # the task study is opt-in
     from yolov12.workflow.plan import make_plan
     from yolov12.yamlio import load_yaml
 
     plan = make_plan(load_yaml(PAPER), str(PAPER), ROOT)
+    # the task study is opt-in: the exports are those of the files the latency matrix times (ONNX Runtime, TensorRT),
+    # one per timed architecture, made on a GPU (CUDA files)
+    timed = {r.model_dir for r in plan.runs if "latency" in r.measure}
+    assert jobs["export"] == len(timed) and set(plan.run_dirs("export")) == timed and plan.resources("export")["gpus"]
     trained = {d: runs for d, runs in plan.groups.items() if "train" in plan.kinds(d)}
     per_table: dict[str, int] = {}
     for d, runs in trained.items():

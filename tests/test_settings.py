@@ -54,7 +54,7 @@ def test_command_line_defaults_are_the_schemas():
                 assert got == expected, (parser.prog, action.dest)
             seen.setdefault(name, set()).add(key)
     # the groups a command exposes: every timing and scoring setting of `latency` and `val` is a flag
-    assert seen["latency"] >= set(settings.LATENCY.properties) - {"studies"}, seen["latency"]
+    assert seen["latency"] >= set(settings.LATENCY.properties) - {"studies", "runtime_studies"}, seen["latency"]
     assert seen["evaluate"] == set(settings.EVALUATE.properties)
     assert seen["synthetic"] == set(settings.SYNTHETIC.properties)
     assert {"complexity", "selection"} <= set(seen)

@@ -238,6 +238,10 @@ _RUNTIMES: dict[str, str | Callable] = {
     "onnxruntime": "yolov12.latency.runtimes:build_onnxruntime",
     "tensorrt": "yolov12.latency.runtimes:build_tensorrt",
 }
+# runtimes that time an exported FILE, with the Ultralytics export format of that file: the workflow derives one
+# export job per architecture they time, and the timing session times the very file that job made and scored
+# (yolov12.workflow.artifacts, docs/deployment.md). Each list once: the latency matrix says which files exist.
+ARTIFACT_RUNTIMES = {"onnxruntime": "onnx", "tensorrt": "engine"}
 ENTRY_POINT_GROUP = "yolov12.runtimes"  # a package adds runtimes with [project.entry-points."yolov12.runtimes"]
 PLUGINS_ENV = "YOLOV12_PLUGINS"  # comma-separated modules imported for their register_runtime() calls
 _plugins_loaded = False

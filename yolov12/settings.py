@@ -126,6 +126,12 @@ LATENCY = Group("latency", ("latency",), {
                 "default": ["all"],
                 "description": "the studies whose cells are timed ([all]: every study that measures latency); a "
                                "budget, not an identity"},
+    # config only (a workflow budget): yolov12 latency times the runtimes it is given
+    "runtime_studies": {"type": "object", "default": {},
+                        "additionalProperties": {"type": "array", "items": {"type": "string", "minLength": 1},
+                                                 "minItems": 1, "uniqueItems": True},
+                        "description": "a runtime named here times only these studies' cells ({onnxruntime: "
+                                       "[scales]}); a budget like studies, not an identity"},
 })
 
 COMPLEXITY = Group("complexity", ("complexity",), {

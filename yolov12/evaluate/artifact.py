@@ -89,6 +89,9 @@ def evaluate_artifact(checkpoint: str | Path, artifact: str | Path, data: str | 
     else:  # bbox / segm / keypoints AP, or top-1 accuracy for classification
         delta = compare_results(eager, art, "AP", iou_type, n_boot=n_boot, level=level, seed=seed)
     same = abs(delta["delta"]) <= tolerance
+    # eager scoring no more than the tolerance has nothing to lose beyond it: "same" then proves nothing (a broken
+    # file of an untrained model scores 0 too), so the result says it cannot conclude (a gap, never a pass)
+    conclusive = not (same and delta["value_a"] is not None and delta["value_a"] <= tolerance)
     excludes_zero = delta["lo"] is not None and (delta["lo"] > 0 or delta["hi"] < 0)
     return {"artifact": art["artifact"], "format": art["artifact"]["format"], "precision": art["precision"],
             "eager_precision": eager["precision"], "device": art["settings"]["device"], "task": task,
@@ -96,7 +99,7 @@ def evaluate_artifact(checkpoint: str | Path, artifact: str | Path, data: str | 
             "ap_eager": delta["value_a"], "ap_artifact": delta["value_b"], "delta": delta["delta"],
             "lo": delta["lo"], "hi": delta["hi"], "level": level, "n_boot": n_boot, "n_images": delta["n_images"],
             "interval_excludes_zero": excludes_zero, "tolerance": tolerance,
-            "same_model": same, "flag": None if same else FLAG, "method": delta["method"],
+            "same_model": same, "flag": None if same else FLAG, "conclusive": conclusive, "method": delta["method"],
             "settings": art["settings"], "eager_result": str(out_dir / f"eager_{eager_precision}.json"),
             "artifact_result": str(out_dir / f"artifact_{Path(artifact).stem}.json")}
 
@@ -120,7 +123,8 @@ def mark_cells(cells: list[dict[str, Any]], evaluations: list[dict[str, Any]]) -
         if e is None:
             continue
         cell["artifact_accuracy"] = {k: e[k] for k in ("ap_eager", "ap_artifact", "delta", "lo", "hi", "level",
-                                                       "tolerance", "same_model")} | {"sha256": e["artifact"]["sha256"]}
+                                                       "tolerance", "same_model")} | {
+            "sha256": e["artifact"]["sha256"], "conclusive": e.get("conclusive", True)}
         cell["artifact_flag"] = e["flag"]
     return cells
 
@@ -132,14 +136,3 @@ def artifact_metrics(evaluation: dict[str, Any]) -> dict[str, float]:
            if evaluation[k] is not None}
     out[f"artifact/{key}/same_model"] = float(evaluation["same_model"])
     return out
-
-
-def export_job_accuracy(spec: dict[str, Any], checkpoint: str | Path, artifact: str | Path) -> dict[str, Any]:
-    """The workflow export job's evaluation of its ONNX file on ONNX Runtime (CPU), with the config's evaluate
-    settings at the export's image size, the config's bootstrap and ``export.ap_tolerance``."""
-    s, boot = spec["settings"], spec.get("bootstrap") or {}
-    return evaluate_artifact(checkpoint, artifact, spec["data"], Path(spec["run_dir"]) / "export_accuracy",
-                             imgsz=spec["imgsz"], precision="fp32", device="cpu", conf=s["conf"], iou=s["iou"],
-                             max_det=s["max_det"], batch=s["batch"], backend=s["backend"],
-                             n_boot=boot.get("n_boot", BOOTSTRAP.n_boot), level=boot.get("level", BOOTSTRAP.level),
-                             tolerance=spec.get("ap_tolerance", DEFAULT_TOLERANCE))

@@ -136,12 +136,19 @@ def _kernel(cell: dict, prepared: Prepared, x: torch.Tensor, device: torch.devic
 
 def run_cell(cell: dict, m: Model, device: torch.device, precision: str, runtime: str, batch: int,
              imgsz: tuple[int, int], backend: str | None, scope: str, images, threads: int, wd, plan, tf32: bool,
-             references: dict) -> None:
-    """Fill ``cell`` (from ``empty_cell``) for one combination; never raises for a cell that cannot run."""
+             references: dict, artifact: dict | None = None) -> None:
+    """Fill ``cell`` (from ``empty_cell``) for one combination; never raises for a cell that cannot run.
+
+    artifact: the exported file a file-based runtime times instead of exporting the model itself
+    (``{"file", ...}``; ``file`` None: there is no such file, the cell is unavailable with the ``reason``)."""
     reason = check_static(device, precision, runtime, backend)
     if reason:
         cell.update(status="unavailable", reason=reason)
         return
+    if artifact is not None and not artifact.get("file"):
+        cell.update(status="unavailable", reason=f"no exported file to time: {artifact.get('reason')}")
+        return
+    options = m.options if artifact is None else {**m.options, "artifact_file": artifact["file"]}
     from .. import registry
 
     dtype = PRECISIONS[precision]
@@ -151,7 +158,7 @@ def run_cell(cell: dict, m: Model, device: torch.device, precision: str, runtime
         try:
             x_ref, ref_out, ref_dets = reference(m, device, batch, imgsz, backend, images, references)
             ctx = CellContext(device=device, precision=precision, batch=batch, imgsz=imgsz, threads=threads,
-                              workdir=wd, model_key=m.key, backend=backend, options=m.options)
+                              workdir=wd, model_key=m.key, backend=backend, options=options)
             if device.type == "cuda":
                 torch.cuda.reset_peak_memory_stats(device)
             t0 = time.perf_counter()

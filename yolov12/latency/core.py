@@ -60,6 +60,7 @@ class Setting:
     precision: str
     runtime: str
     threads: int
+    artifact: dict | None = None  # the exported file this cell times (session cells; yolov12.latency.session)
 
 
 @dataclass(frozen=True)
@@ -148,7 +149,7 @@ class Bench:
         torch.set_num_threads(s.threads)
         try:
             run_cell(cell, self.m, device, s.precision, s.runtime, s.batch, s.imgsz, s.backend, s.scope,
-                     self._images[s.batch], s.threads, workdir, plan, tf32, self.references)
+                     self._images[s.batch], s.threads, workdir, plan, tf32, self.references, s.artifact)
         finally:
             torch.set_num_threads(saved)
         return cell

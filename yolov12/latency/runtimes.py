@@ -264,7 +264,7 @@ def _ort_session(path: Path, ctx: CellContext):
 def build_onnxruntime(model: nn.Module, ctx: CellContext) -> Prepared:
     import numpy as np
 
-    onnx_file = ctx.options.get("onnx_file")
+    onnx_file = ctx.options.get("artifact_file") or ctx.options.get("onnx_file")  # a file to time as it is
     t0 = time.perf_counter()
     if onnx_file:
         path = Path(onnx_file)
@@ -325,15 +325,18 @@ def build_tensorrt(model: nn.Module, ctx: CellContext) -> Prepared:
     from ultralytics.engine.exporter import Exporter
     from ultralytics.nn.autobackend import AutoBackend
 
-    m = copy.deepcopy(model).float().eval()
-    set_attention_backend(m, ctx.backend)
-    m.pt_path = str(ctx.workdir / f"{ctx.tag()}.pt")  # the exporter names its output after this
-    m.args = {**(getattr(m, "args", None) or {}), "imgsz": list(ctx.imgsz)}
     t0 = time.perf_counter()
-    exporter = Exporter(overrides={"format": "engine", "imgsz": list(ctx.imgsz), "batch": ctx.batch,
-                                   "half": ctx.precision == "fp16", "device": str(ctx.device.index or 0),
-                                   "simplify": True, "verbose": False, "dynamic": False})
-    engine = exporter(model=m)
+    if ctx.options.get("artifact_file"):  # an engine the workflow's export job built and scored: time it as it is
+        engine = ctx.options["artifact_file"]
+    else:
+        m = copy.deepcopy(model).float().eval()
+        set_attention_backend(m, ctx.backend)
+        m.pt_path = str(ctx.workdir / f"{ctx.tag()}.pt")  # the exporter names its output after this
+        m.args = {**(getattr(m, "args", None) or {}), "imgsz": list(ctx.imgsz)}
+        exporter = Exporter(overrides={"format": "engine", "imgsz": list(ctx.imgsz), "batch": ctx.batch,
+                                       "half": ctx.precision == "fp16", "device": str(ctx.device.index or 0),
+                                       "simplify": True, "verbose": False, "dynamic": False})
+        engine = exporter(model=m)
     export_s = time.perf_counter() - t0
     backend = AutoBackend(engine, device=ctx.device, fp16=ctx.precision == "fp16", verbose=False)
 

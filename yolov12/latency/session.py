@@ -78,15 +78,20 @@ class SessionSettings:
 
 def session_cell(model: dict[str, Any], *, device: str = "cpu", precision: str = "fp32", runtime: str = "eager",
                  batch: int = 1, imgsz: int | tuple[int, int] = 640, backend: str | None = None,
-                 scope: str = "forward", threads: int = 1, tags: dict[str, Any] | None = None) -> dict[str, Any]:
+                 scope: str = "forward", threads: int = 1, tags: dict[str, Any] | None = None,
+                 artifact: dict[str, Any] | None = None) -> dict[str, Any]:
     """A cell of a session: its identity (JSON, a model dict of ``yolov12.latency.spec.ModelSpec`` fields) and
-    ``tags``, labels copied to the result (e.g. the workflow's run folder) that are no part of the identity."""
+    ``tags``, labels copied to the result (e.g. the workflow's run folder) that are no part of the identity.
+    ``artifact``: the exported file a file-based runtime times (``{"key", "file", "sha256"}``, or ``file`` None
+    with the ``reason`` there is none: the cell is then unavailable), yolov12.evaluate.artifact_link."""
     h, w = (imgsz, imgsz) if isinstance(imgsz, int) else imgsz
     cell = {"model": {k: v for k, v in model.items() if v is not None}, "device": device, "precision": precision,
             "runtime": runtime, "batch": int(batch), "imgsz": [int(h), int(w)], "backend": backend, "scope": scope,
             "threads": int(threads)}
     if tags:
         cell["tags"] = dict(tags)
+    if artifact is not None:
+        cell["artifact"] = dict(artifact)
     return cell
 
 
@@ -97,7 +102,10 @@ def _digest(obj: Any) -> str:
 def cell_id(cell: dict[str, Any]) -> str:
     """Digest of the cell's full identity (model, scope, kernel setting, threads, device, precision, runtime,
     batch, imgsz): two cells differing in any setting never share an id, so their samples are never pooled."""
-    return _digest({k: cell.get(k) for k in IDENTITY})
+    ident = {k: cell.get(k) for k in IDENTITY}
+    if cell.get("artifact"):  # the file it times, by content (two exports of one model are two cells)
+        ident["artifact"] = cell["artifact"].get("sha256") or cell["artifact"].get("reason")
+    return _digest(ident)
 
 
 def session_spec(cells: list[dict[str, Any]], settings: SessionSettings) -> str:
@@ -233,6 +241,8 @@ def merge(cell: dict, cid: str, sid: str, runs: list[tuple[int, int, dict | None
         "imgsz_hw": cell["imgsz"], "attn_backend": cell["backend"], "backend": cell["backend"]})
     out.update(cell_id=cid, session=sid, n_processes=len(ok), tags=cell.get("tags") or {},
                identity={k: cell.get(k) for k in IDENTITY})
+    if cell.get("artifact"):
+        out["artifact"] = cell["artifact"]
     failures = [f"process {p}: {c['status']} ({c.get('reason')})" if c is not None else why
                 for p, _, c, why in runs if c is None or c.get("status") != "ok"]
     if not ok:

@@ -48,7 +48,7 @@ def run(job: dict) -> dict:
                 except Exception as e:  # noqa: BLE001  (a model that cannot be built fails its cells, not the others)
                     benches[key] = f"the model could not be built: {type(e).__name__}: {str(e)[:300]}"
             s = Setting(c["device"], tuple(c["imgsz"]), c["batch"], c["backend"], c["scope"], c["precision"],
-                        c["runtime"], c["threads"])
+                        c["runtime"], c["threads"], c.get("artifact"))
             bench = benches[key]
             if isinstance(bench, str):
                 cell = empty_cell(model=c["model"].get("name") or key, device=s.device, precision=s.precision,

@@ -9,6 +9,9 @@ with its reason, never a zero.
 - Table "Accuracy of the deployed artifact": AP of eager and of the artifact, ΔAP = artifact - eager with its paired
   bootstrap interval over the validation images, the tolerance, the verdict ("same model" or "fast but not the same
   model"), the artifact's SHA-256 (first 12 hex digits) and the reference to its run.
+- Table "Timing cells and the artifact they timed": every cell of a file-based runtime with the checksum of what it
+  timed, the ΔAP of that file and its verdict ("same model", "fast but not the same model", or "not evaluated"
+  with the reason: a gap, never a pass).
 - Table "Roofline of the timing cells": achieved GFLOP/s, arithmetic intensity (FLOP/byte), the measured peaks, the
   fraction of peak compute and of the roof (min(peak, intensity x bandwidth)); a timing cell that ran a flagged
   artifact says so.
@@ -56,37 +59,88 @@ def signed(v: float, nd: int = 3) -> str:
     return ("+" if v >= 0 else "") + fmt(v, nd)
 
 
+def _accuracies(r: dict[str, Any]) -> list[tuple[dict[str, Any], dict[str, Any] | None, str]]:
+    """(file entry, its accuracy or None, why none) of an export result: one per exported file (older results: the
+    one CPU ONNX file's ``accuracy``)."""
+    if r.get("artifacts"):
+        return [(a, a.get("accuracy"), a.get("reason") or "the export job did not evaluate this file")
+                for a in r["artifacts"]]
+    why = ("not converged: nothing exported" if r.get("status") == "not_converged"
+           else "the export job did not evaluate its artifact")
+    return [({"format": "onnx", "device": "cpu", "precision": "fp32"}, r.get("accuracy"), why)]
+
+
+def verdict_cell(accuracy: dict[str, Any]) -> Cell:
+    if not accuracy.get("conclusive", True):  # eager has no more than the tolerance to lose: nothing is shown
+        return dash(f"inconclusive: eager scores within the tolerance ({fmt(accuracy['ap_eager'], 3)})")
+    return Cell("same model" if accuracy["same_model"] else accuracy.get("flag") or "not the same model",
+                strong=not accuracy["same_model"])
+
+
+def delta_cell(a: dict[str, Any]) -> Cell:
+    level = int(round(100 * a.get("level", 0.95)))
+    interval = (f"[{signed(a['lo'])}, {signed(a['hi'])}] ({level} %)" if a.get("lo") is not None
+                else "(no interval: no per-image matching for this task)")
+    return Cell(f"{signed(a['delta'])} {interval}")
+
+
 def artifact_table(ctx: Ctx) -> Table:
     t = Table("deployment_artifact", "", "Accuracy of the deployed artifact",
               "AP (COCO toolkit AP50:95 of the task's boxes, masks or keypoints; top-1 for classification; "
-              "Ultralytics' rotated mAP for obb) of the exported file itself, run by ONNX Runtime on the CPU "
-              "through the same validator, letterbox and NMS as eager, beside eager PyTorch on the same images and "
-              "settings (square letterbox, the export's image size). \u0394AP = artifact \u2212 eager with its paired "
-              "bootstrap interval over the validation images. An artifact whose |\u0394AP| exceeds the tolerance "
-              "(config export.ap_tolerance) is \u201cfast but not the same model\u201d. SHA-256: the exported "
-              "file's, the key that ties it to a timing cell that ran the same file.",
+              "Ultralytics' rotated mAP for obb) of each exported file itself, run by its runtime (ONNX Runtime on "
+              "the CPU; TensorRT or ONNX Runtime CUDA on a GPU) through the same validator, letterbox and NMS as "
+              "eager, beside eager PyTorch on the same images and settings (square letterbox, the export's image "
+              "size: the timing size when the latency matrix times the file). \u0394AP = artifact \u2212 eager "
+              "with its paired bootstrap interval over the validation images. An artifact whose |\u0394AP| exceeds "
+              "the tolerance (config export.ap_tolerance) is \u201cfast but not the same model\u201d. SHA-256: the "
+              "exported file's, the key that ties it to the timing cell that ran the same file.",
               ["Run", "Runtime", "Precision", "Metric", "AP eager", "AP artifact", "\u0394AP [interval]",
                "Tolerance", "Verdict", "SHA-256", "Ref."], align="llllrrrrlll", wide=True, section=SECTION)
     found = run_results(ctx.results.results_dir, "export.json")
     for run_dir, r in found:
-        a = r.get("accuracy")
-        if not a:
-            why = ("not converged: nothing exported" if r.get("status") == "not_converged"
-                   else "the export job did not evaluate its artifact")
-            t.add([Cell(run_dir), Cell("onnxruntime (cpu)")] + [dash(why)] * 8 + [_ref(ctx, run_dir, "export", r)])
-            continue
-        level = int(round(100 * a.get("level", 0.95)))
-        interval = (f"[{signed(a['lo'])}, {signed(a['hi'])}] ({level} %)" if a.get("lo") is not None
-                    else "(no interval: no per-image matching for this task)")
-        t.add([Cell(run_dir), Cell(f"{a.get('format', 'onnx')} on onnxruntime ({a.get('device', 'cpu')})"),
-               Cell(a["precision"]), Cell(f"{a.get('metric', 'AP')} {a.get('iou_type') or ''}".strip()),
-               val(a["ap_eager"], 3), val(a["ap_artifact"], 3), Cell(f"{signed(a['delta'])} {interval}"),
-               Cell(fmt(a["tolerance"], 3)),
-               Cell("same model" if a["same_model"] else a.get("flag") or "not the same model",
-                    strong=not a["same_model"]),
-               Cell(a["artifact"]["sha256"][:12]), _ref(ctx, run_dir, "export", r)])
+        for entry, a, why in _accuracies(r):
+            runtime = Cell(f"{entry.get('format', 'onnx')} ({entry.get('device', 'cpu')})")
+            if not a:
+                t.add([Cell(run_dir), runtime, Cell(entry.get("precision") or "\u2014")] + [dash(why)] * 6
+                      + [Cell((entry.get("sha256") or "\u2014")[:12]), _ref(ctx, run_dir, "export", r)])
+                continue
+            t.add([Cell(run_dir), runtime, Cell(a["precision"]),
+                   Cell(f"{a.get('metric', 'AP')} {a.get('iou_type') or ''}".strip()),
+                   val(a["ap_eager"], 3), val(a["ap_artifact"], 3), delta_cell(a), Cell(fmt(a["tolerance"], 3)),
+                   verdict_cell(a), Cell(a["artifact"]["sha256"][:12]), _ref(ctx, run_dir, "export", r)])
     if not found:
         t.add([Cell("all"), Cell("onnxruntime (cpu)")] + [dash("no export.json in the results")] * 9)
+    return t
+
+
+def file_cells(results_dir: Path) -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
+    """(session folder, latency result, cell) of every cell that timed an exported file (it has a verdict)."""
+    return [(d, r, c) for d, r in run_results(results_dir, "latency.json") for c in r.get("cells") or []
+            if "artifact_verdict" in c]
+
+
+def linked_table(ctx: Ctx) -> Table:
+    t = Table("deployment_linked", "", "Timing cells and the artifact they timed",
+              "Every timing cell of a file-based runtime (ONNX Runtime, TensorRT) timed the file its "
+              "architecture's export job made and scored; the SHA-256 the cell recorded of what it ran is matched "
+              "to the scored file's. Verdict: \u201csame model\u201d (|\u0394AP| within export.ap_tolerance), "
+              "\u201cfast but not the same model\u201d (beyond it), or \u201cnot evaluated\u201d with the reason "
+              "(a gap, never a pass: seeded weights, no such file, or a file other than the one scored).",
+              ["Model (session)", "Device", "Precision", "Runtime", "Size", "Median (ms)", "SHA-256 timed",
+               "\u0394AP [interval]", "Artifact", "Ref."], align="llllrrlrll", wide=True, section=SECTION)
+    cells = file_cells(ctx.results.results_dir)
+    for run_dir, r, c in cells:
+        timed = c.get("median_ms") if c.get("status") == "ok" else None
+        scored = c.get("artifact_accuracy")
+        verdict = c["artifact_verdict"] or "\u2014"
+        t.add([Cell(f"{c.get('model')} ({run_dir})"), Cell(str(c.get("device"))), Cell(str(c.get("precision"))),
+               Cell(str(c.get("runtime"))), Cell(str(c.get("imgsz"))),
+               val(timed, 2, f"{c.get('status')}: {c.get('reason') or ''}".strip(": ")),
+               Cell((c.get("timed_sha256") or "\u2014")[:12]),
+               delta_cell(scored) if scored else dash("not evaluated"),
+               Cell(verdict, strong=verdict != "same model"), _ref(ctx, run_dir, "latency", r)])
+    if not cells:
+        t.add([Cell("all")] + [dash("no timing cell of a file-based runtime in the results")] * 8 + [Cell("\u2014")])
     return t
 
 
@@ -123,7 +177,8 @@ def roofline_table(ctx: Ctx) -> Table:
                _giga(ro.get("peak_flops_per_s")), _giga(ro.get("peak_bytes_per_s")),
                Cell(f"{100 * frac:.1f} %") if frac is not None else dash(ro.get("reason") or "no peak"),
                val(ro.get("fraction_of_roof"), 2, ro.get("reason") or "no peak"), Cell(ro.get("bound") or "\u2014"),
-               Cell(c["artifact_flag"], strong=True) if c.get("artifact_flag") else Cell("\u2014"),
+               Cell(c["artifact_verdict"], strong=c["artifact_verdict"] != "same model")
+               if c.get("artifact_verdict") else Cell("\u2014"),
                _ref(ctx, run_dir, "latency", r)])
     if not cells:
         t.add([Cell("all")] + [dash("no timed cell with a roofline in the results")] * 14 + [Cell("\u2014")])
@@ -131,7 +186,7 @@ def roofline_table(ctx: Ctx) -> Table:
 
 
 def deployment_tables(ctx: Ctx) -> list[Table]:
-    return [artifact_table(ctx), roofline_table(ctx)]
+    return [artifact_table(ctx), linked_table(ctx), roofline_table(ctx)]
 
 
 def roofline_figures(results, out: Path) -> list[FigureInfo]:

@@ -83,6 +83,9 @@ def timing_text(row: dict[str, str]) -> str:
     cond.append(f"kernel {row['kernel']}" if row.get("kernel") else "kernel not recorded")
     if contention(row):
         cond.append("CONTENDED")
+    verdict = row.get("artifact_verdict")  # a cell that timed an exported file: was it the model? (deployment.md)
+    if verdict and verdict != "same model":
+        cond.append(verdict.upper() if verdict.startswith("fast") else f"artifact {verdict.split(':')[0]}")
     return f"{value} ({', '.join(cond)})"
 
 

@@ -139,8 +139,10 @@ def model_sizes(plan: Plan, run: Run) -> dict[str, list[tuple[int, int]]]:
             sizes["val (rect-padded, any aspect ratio)"] = shapes.val_shapes_any_ratio(imgsz, grid)
     if "latency" in kinds:
         sizes["latency"] = [(c["latency"]["imgsz"], c["latency"]["imgsz"])]
-    if "export" in kinds:
-        sizes["export"] = [(c["export"]["imgsz"], c["export"]["imgsz"])]
+    if "export" in kinds:  # at the timing size when the latency matrix times its files (artifacts.export_identity)
+        size = plan.identity("export", run.model_dir)["imgsz"] if "export" in plan.kinds(run.model_dir) \
+            else c["export"]["imgsz"]
+        sizes["export"] = [(size, size)]
     if "complexity" in kinds:
         sizes["complexity"] = [(c["complexity"]["imgsz"], c["complexity"]["imgsz"])]
     return sizes

@@ -11,7 +11,6 @@ result file only when it succeeded: a failed job leaves no result a later run co
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Any
 
@@ -84,13 +83,16 @@ def claim_folder(kind: str, ident: dict[str, Any], run_dir: Path) -> None:
 
 
 def named_inputs(inputs: list[str]) -> dict[str, str]:
-    """The job's inputs by role: the store's marker, a training's result, else the data manifest."""
+    """The job's inputs by role: the store's marker, a training's result, an export's result, else the data
+    manifest."""
     named: dict[str, str] = {}
     for path in inputs:
         name = Path(path).name
         if name.startswith("weights.damaged."):
             continue
-        role = {"store.ready": "store", JOB_KINDS["train"].result: "train"}.get(name, "data")
+        # an export's result: a timing session reads it from its cells' folders (yolov12.workflow.latency_job)
+        role = {"store.ready": "store", JOB_KINDS["train"].result: "train",
+                JOB_KINDS["export"].result: "export"}.get(name, "data")
         named[role] = path
     return named
 
@@ -213,50 +215,72 @@ def flatten_tensors(output) -> list:
 
 
 def run_export(spec: dict[str, Any], out: Path) -> dict[str, Any]:
-    """ONNX export of the architecture and an output-parity check against PyTorch on the same input; one export per
-    architecture, shared by every variant that has it (docs/identity.md). It carries the weights of one training of
-    that architecture (Plan.exported_training), so that the exported file is also scored on the val split beside
-    eager (ΔAP with its interval, the tolerance flag); with no training in the plan, seeded weights and parity only."""
+    """The architecture's exported files and, where the export carries a training's weights, each file's accuracy
+    beside eager (ΔAP with its interval, the tolerance flag, the file's SHA-256; yolov12.evaluate.artifact).
+
+    One export per architecture, shared by every variant that has it (docs/identity.md). Its files are those the
+    latency matrix times (``spec["artifacts"]``, yolov12.workflow.artifacts: derived, at the timing size), else one
+    fp32 ONNX file at ``export.imgsz``. It carries the weights of one training of that architecture
+    (Plan.exported_training); with no training in the plan, seeded weights: the files are made and timed, their
+    accuracy is not measured (a gap in every table, never a pass). The weights are copied beside the files: the
+    timing session's correctness gate compares each file with them."""
 
     def work(job):
+        import shutil
+
         import torch
 
         from .. import models
 
         params = {**model_params(spec), "imgsz": spec["imgsz"]}
         m = spec["model"]
+        folder = Path(spec["run_dir"]) / "export"
+        if folder.exists():
+            shutil.rmtree(folder)  # a rerun starts from nothing: no file of an earlier export is left to time
+        folder.mkdir(parents=True)
+        weights = folder / f"{Path(spec['run_dir']).name.rsplit('-arch-', 1)[0]}.pt"
         if spec.get("train_result"):
             train = json.loads(Path(spec["train_result"]).read_text())
             if not train.get("converged") or not train.get("best"):
-                return finish(job, {"status": "not_converged"}, params, {})
-            checkpoint = Path(train["best"])
+                return finish(job, {"status": "not_converged", "artifacts": []}, params, {})
+            shutil.copyfile(train["best"], weights)
         else:
             torch.manual_seed(0)
-            yolo = models.build(**{k: m[k] for k in MODEL_KEYS}, nc=m["nc"], **m["knobs"])
-            checkpoint = Path(spec["run_dir"]) / "architecture.pt"
-            yolo.save(str(checkpoint))
-        result = export_onnx_with_parity(str(checkpoint), spec["imgsz"])
-        result["weights"] = "trained" if spec.get("train_result") else "seeded"
-        metrics = {"max_abs_err": result["max_abs_err"], "parity_ok": float(result["status"] == "ok")}
-        if spec.get("data") and spec.get("train_result"):  # the exported file's own accuracy, beside eager's
-            from ..evaluate.artifact import artifact_metrics, export_job_accuracy
+            if m.get("peer"):  # a peer of the paper's tables, from Ultralytics' own definition
+                from ultralytics import YOLO
 
-            result["accuracy"] = export_job_accuracy(spec, checkpoint, result["onnx"])
-            metrics.update(artifact_metrics(result["accuracy"]))
+                from ..latency.paper_peers import peer_spec
+
+                yolo = YOLO(peer_spec(m["peer"]).ultralytics, task="detect")
+            else:
+                knobs = {k: v for k, v in m["knobs"].items() if k != "backend"}  # a kernel setting, not weights
+                yolo = models.build(**{k: m[k] for k in MODEL_KEYS}, nc=m["nc"], **knobs)
+            yolo.save(str(weights))
+        from ..evaluate.artifact_link import export_files
+
+        result = export_files(spec, weights, folder)
+        result["weights"] = "trained" if spec.get("train_result") else "seeded"
+        metrics = {"parity_ok": float(result["status"] == "ok")}
+        if result.get("max_abs_err") is not None:
+            metrics["max_abs_err"] = result["max_abs_err"]
+        for a in result["artifacts"]:
+            if a.get("accuracy"):
+                from ..evaluate.artifact import artifact_metrics
+
+                metrics.update(artifact_metrics(a["accuracy"]))
         return finish(job, result, params, metrics)
 
     return _guarded("export", spec, work)
 
 
-def export_onnx_with_parity(checkpoint: str, imgsz: int) -> dict[str, Any]:
+def onnx_parity(checkpoint: str | Path, onnx_path: str | Path, imgsz: int) -> dict[str, Any]:
+    """The ONNX file's outputs against PyTorch's on one random input (ONNX Runtime, CPU)."""
     import numpy as np
     import onnxruntime as ort
     import torch
     from ultralytics import YOLO
 
-    t0 = time.perf_counter()
-    yolo = YOLO(checkpoint)
-    onnx_path = Path(yolo.export(format="onnx", imgsz=imgsz, simplify=True, dynamic=False, verbose=False))
+    yolo = YOLO(str(checkpoint))
     x = torch.rand(1, 3, imgsz, imgsz, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         refs = flatten_tensors(yolo.model.float().eval()(x))
@@ -270,6 +294,5 @@ def export_onnx_with_parity(checkpoint: str, imgsz: int) -> dict[str, Any]:
             break
         err = max(err, float(np.abs(got - ref).max()))
         tol = max(tol, 1e-3 * max(1.0, float(np.abs(ref).max())))
-    return {"status": "ok" if err <= tol else "failed", "onnx": str(onnx_path), "imgsz": imgsz,
-            "max_abs_err": err, "tolerance": tol, "outputs": [list(o.shape) for o in outputs],
-            "seconds": round(time.perf_counter() - t0, 2)}
+    return {"status": "ok" if err <= tol else "failed", "max_abs_err": err, "tolerance": tol,
+            "outputs": [list(o.shape) for o in outputs]}

@@ -45,8 +45,13 @@ def _model(m: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
     return model, None if backend == "auto" else backend
 
 
-def session_of(spec: dict[str, Any]):
-    """(cells, settings) of a latency job spec, in either shape (module docstring)."""
+def session_of(spec: dict[str, Any], exports: dict[str, dict | None] | None = None):
+    """(cells, settings) of a latency job spec, in either shape (module docstring).
+
+    A ``cells`` entry may name its ``runtimes`` (latency.runtime_studies kept others to other studies) and carry
+    ``export`` (the identity digest of its architecture's export): its file-based cells then time the files of
+    that export (``exports[model_dir]``, its export.json), gated against the weights the export carries."""
+    from ..evaluate.artifact_link import file_for_cell
     from ..latency.session import SessionSettings, session_cell
 
     lat = spec["latency"]
@@ -59,10 +64,15 @@ def session_of(spec: dict[str, Any]):
         model, backend = _model(m)
         for device in lat["devices"]:
             for precision in lat["precisions"]:
-                for runtime in lat["runtimes"]:
-                    cells.append(session_cell(model, device=device, precision=precision, runtime=runtime,
+                for runtime in entry.get("runtimes", lat["runtimes"]):
+                    artifact = file_for_cell((exports or {}).get(entry.get("model_dir")), device, precision,
+                                             runtime) if entry.get("export") else None
+                    timed = {"checkpoint": artifact["weights"]} if artifact and artifact.get("file") else model
+                    if artifact:
+                        artifact.pop("weights", None)
+                    cells.append(session_cell(timed, device=device, precision=precision, runtime=runtime,
                                               batch=lat["batch"], imgsz=lat["imgsz"], backend=backend,
-                                              threads=lat["threads"], tags=tags))
+                                              threads=lat["threads"], tags=tags, artifact=artifact))
     settings = SessionSettings(processes=int(lat.get("processes", 3)), warmup_iters=lat["warmup_iters"],
                                warmup_s=lat["warmup_s"], min_iters=lat["min_iters"], min_s=lat["min_s"])
     return cells, settings
@@ -79,8 +89,13 @@ def run_latency(spec: dict[str, Any], out: Path) -> dict[str, Any]:
 
         from ..latency.session import run_session
 
-        cells, settings = session_of(spec)
+        from ..evaluate.artifact_link import link_cells, load_exports
+
+        runs_dir = Path(spec["run_dir"]).parent
+        exports = load_exports(runs_dir, [e["model_dir"] for e in spec.get("cells") or [] if e.get("export")])
+        cells, settings = session_of(spec, exports)
         result = run_session(cells, settings)
+        link_cells(result["cells"], exports)  # each file cell: the accuracy of the very file it timed, or a gap
         if len(result["models"]) == 1:
             result["model"] = next(iter(result["models"].values()))
         from ..latency.roofline import annotate_cells, roofline_metrics
@@ -112,6 +127,8 @@ def run_latency(spec: dict[str, Any], out: Path) -> dict[str, Any]:
                 metrics[f"latency_ms/{_metric_key(cell, many)}/p90"] = cell["p90_ms"]
                 if cell.get("run_to_run_cv") is not None:
                     metrics[f"latency_ms/{_metric_key(cell, many)}/run_to_run_cv"] = cell["run_to_run_cv"]
+            if cell.get("artifact_delta") is not None:  # the timed file's own accuracy, beside eager's
+                metrics[f"artifact_delta/{_metric_key(cell, many)}"] = cell["artifact_delta"]
         ok = [c["median_ms"] for c in result["cells"] if c.get("status") == "ok"]
         if ok:
             metrics["latency_ms/best_median"] = min(ok)
@@ -119,7 +136,9 @@ def run_latency(spec: dict[str, Any], out: Path) -> dict[str, Any]:
         result["median_of_ok_ms"] = statistics.median(ok) if ok else None
         job.set_tags({f"cell.{c['model']}.{c['device']}.{c['precision']}.{c['runtime']}" if many else
                       f"cell.{c['device']}.{c['precision']}.{c['runtime']}": c.get("status", "?") + (
-            f": {c['reason']}" if c.get("reason") else "") for c in result["cells"]})
+            f": {c['reason']}" if c.get("reason") else "") + (f" [artifact: {c['artifact_verdict']}]"
+                                                              if c.get("artifact_verdict") else "")
+            for c in result["cells"]})
         params = {**(model_params(spec) if spec.get("model") else {"cells": len(spec.get("cells") or [])}),
                   **{f"latency.{k}": v for k, v in spec["latency"].items()}, "latency.session": result["session"]["id"]}
         return finish(job, result, params, metrics)

@@ -20,7 +20,7 @@ from typing import Any
 
 from ..errors import UserError
 from ..registry import JOB_KINDS, PAPER_NC, REAL_DATA, TASK_TABLE
-from . import checks, identity, schemas, studies, tracking
+from . import artifacts, checks, identity, schemas, studies, tracking
 # data_path: the plan's inverse, used by the jobs
 from .placement import SYNTHETIC_MANIFEST, data_path, device_string  # noqa: F401
 
@@ -83,6 +83,9 @@ class Plan:
         """Per session kind and scale, the session's identity: every distinct architecture that kind measures at
         that scale (each once, whichever studies share it; sorted by folder) and the kind's settings."""
         self._sessions: dict[str, dict[str, Any]] = {}
+        lat, self._session_runs = self.config["latency"], runs
+        self._timed = artifacts.timed_runtimes(lat, runs, self.source)  # the runtimes each architecture is timed on
+        self._timed_files = {d: artifacts.files_of(lat, rts) for d, rts in self._timed.items()}
         out: dict[str, dict[str, dict[str, Any]]] = {}
         for kind in (k for k, job in JOB_KINDS.items() if job.session):
             cells: dict[str, dict[str, dict]] = {}
@@ -96,14 +99,21 @@ class Plan:
 
     def _session_cell(self, kind: str, run: studies.Run) -> dict[str, Any]:
         """One architecture in its scale's session of ``kind``: its model, and its folder (the key its record in the
-        session's result is found by)."""
-        return {"model": self.arch_identity(run)["model"], "model_dir": run.model_dir}
+        session's result is found by). A timing cell also names its runtimes when latency.runtime_studies left some
+        out, and the digest of the export whose files it times (a retrained model re-times its file)."""
+        cell = {"model": self.arch_identity(run)["model"], "model_dir": run.model_dir}
+        if kind == "latency":
+            if self._timed[run.model_dir] != tuple(self.config["latency"]["runtimes"]):
+                cell["runtimes"] = list(self._timed[run.model_dir])
+            if self._timed_files[run.model_dir]:
+                cell["export"] = identity.digest(artifacts.export_identity(self, run.model_dir, self._session_runs))
+        return cell
 
     def _session_settings(self, kind: str) -> dict[str, Any]:
         """How a session kind measures every cell. Which studies are timed (latency.studies) selects the cells; it
         is not how a cell is timed, so it is no part of the identity."""
         if kind == "latency":
-            return {k: v for k, v in self.config["latency"].items() if k != "studies"}
+            return {k: v for k, v in self.config["latency"].items() if k not in ("studies", "runtime_studies")}
         return {"imgsz": self.config[kind]["imgsz"]}
 
     def check(self) -> None:
@@ -121,7 +131,7 @@ class Plan:
         session kind and scale (complexity, latency: every architecture of that scale; JobKind.scope)."""
         groups: dict[str, list[studies.Run]] = {}
         for run in self.runs:
-            for folder in dict.fromkeys(run.folder(k) for k in run.measure):
+            for folder in dict.fromkeys(run.folder(k) for k in self.measured(run)):
                 groups.setdefault(folder, []).append(run)
         return groups
 
@@ -129,17 +139,27 @@ class Plan:
     def _kinds(self) -> dict[str, tuple[str, ...]]:
         wanted: dict[str, set[str]] = {d: set() for d in self.groups}
         for run in self.runs:
-            for kind in run.measure:
+            for kind in self.measured(run):
                 target = run.folder(kind)
                 wanted[target].add(kind)
                 wanted[target].update(JOB_KINDS[kind].after)
         return {d: tuple(k for k in JOB_KINDS if k in ks) for d, ks in wanted.items()}
 
+    def measured(self, run: studies.Run) -> tuple[str, ...]:
+        """A run's kinds, plus the export of the files its timing cells time (derived: nobody lists it)."""
+        return run.measure + (("export",) if "export" not in run.measure and "latency" in run.measure
+                              and self.timed_files.get(run.model_dir) else ())
+
+    @property
+    def timed_files(self) -> dict[str, list[dict[str, str]]]:
+        """Per architecture folder, the exported files its timing cells time (yolov12.workflow.artifacts)."""
+        return self.runs and self._timed_files  # computed with the timing sessions
+
     @cached_property
     def _architecture_kinds(self) -> dict[str, set[str]]:
         out: dict[str, set[str]] = {}
         for run in self.runs:
-            out.setdefault(run.model_dir, set()).update(k for k in run.measure if not JOB_KINDS[k].per_training)
+            out.setdefault(run.model_dir, set()).update(k for k in self.measured(run) if not JOB_KINDS[k].per_training)
         return out
 
     def architecture_kinds(self, model_dir: str) -> set[str]:
@@ -180,13 +200,17 @@ class Plan:
             run = self.exported_training(run_dir)
             inputs["data"] = self.dataset(run.task)["manifest"]
             inputs["train"] = self.result_path("train", run.run_dir)
+        if kind == "latency":  # the exports whose files the session times (their export.json names them)
+            for i, cell in enumerate(self.identity(kind, run_dir)["cells"]):
+                if cell.get("export"):
+                    inputs[f"export{i}"] = self.result_path("export", cell["model_dir"])
         return inputs
 
-    def exported_training(self, run_dir: str) -> studies.Run | None:
+    def exported_training(self, run_dir: str, runs: list[studies.Run] | None = None) -> studies.Run | None:
         """The training whose weights an architecture's export carries, so that the exported file's accuracy
         means something (yolov12.evaluate.artifact): of the trainings of that architecture, the lowest seed, then
         the first folder by name; None when the plan trains none (the export then carries seeded weights)."""
-        trained = [r for r in self.groups[run_dir] if "train" in r.measure]
+        trained = [r for r in (self.runs if runs is None else runs) if r.model_dir == run_dir and "train" in r.measure]
         return min(trained, key=lambda r: (r.seed, r.run_dir)) if trained else None
 
     def damaged_weights(self, kind: str, run_dir: str) -> dict[str, str]:
@@ -262,6 +286,8 @@ class Plan:
         res = {**JOB_KINDS[kind].resources, **(self.config["resources"].get(kind) or {})}
         if kind == "latency" and not any(d.startswith("cuda") for d in self.config["latency"]["devices"]):
             res["gpus"] = 0  # a CPU-only matrix holds no GPU
+        if kind == "export" and any(f["device"] == "cuda" for fs in self.timed_files.values() for f in fs):
+            res["gpus"] = max(res["gpus"], 1)  # a CUDA file (TensorRT engine, fp16 ONNX) is made on a GPU
         return res
 
     def snakemake_resources(self, kind: str) -> dict[str, Any]:
@@ -353,13 +379,7 @@ class Plan:
                                        "dataset": train["dataset"]})
         if JOB_KINDS[kind].session:  # every architecture of its scale (Plan._session_identities)
             return self._sessions[run_dir]
-        settings = {"export": {"imgsz": self.config["export"]["imgsz"]}}[kind]
-        if kind == "export" and self.exported_training(run_dir):  # the weights it carries, and how it is scored
-            trained = self.exported_training(run_dir)
-            settings.update(trained=self.train_identity(trained), settings=dict(self.config["evaluate"]),
-                            bootstrap=dict(self.config["bootstrap"]),
-                            ap_tolerance=self.config["export"]["ap_tolerance"])
-        return identity.canonical({"job": kind, **self.arch_identity(run), **settings})
+        return artifacts.export_identity(self, run_dir, self.runs)  # export: the architecture folder's one kind
 
     def jobs_digest(self) -> str:
         """The digest of every job's identity: what a whole-workflow product (the cost prediction) reruns on."""

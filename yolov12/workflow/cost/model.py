@@ -13,6 +13,7 @@ import dataclasses
 from typing import Any
 
 from ...registry import JOB_KINDS, REAL_DATA, TASK_TABLE
+from ..artifacts import session_cells
 from ..plan import Plan
 from .calibration import per_image
 
@@ -107,9 +108,8 @@ def job_cost(plan: Plan, cal: dict[str, Any], kind: str, run_dir: str) -> tuple[
     elif kind == "latency":
         lat = plan.config["latency"]
         t = per_image(cal, "infer_s_per_image", run.scale, lat["imgsz"])
-        # a session times every architecture of its scale, each on every device, precision and runtime
-        cells = len(plan.identity(kind, run_dir)["cells"]) * len(lat["devices"]) * len(lat["precisions"]) * len(
-            lat["runtimes"])
+        # a session times every architecture of its scale, each on every device, precision and its runtimes
+        cells = session_cells(plan.identity(kind, run_dir), lat)
         same_device = all(d.startswith("cuda") == on_device for d in lat["devices"])
         if t is None or not same_device:
             t, exact = 0.0, False  # the floors (warmup_s, min_s) still hold
