@@ -123,8 +123,18 @@ def job_cost(plan: Plan, cal: dict[str, Any], kind: str, run_dir: str) -> tuple[
         procs = int(lat.get("processes", 3))
         per_cell = max(lat["warmup_iters"] * t, lat["warmup_s"]) + max(lat["min_iters"] * t, lat["min_s"])
         seconds += procs * (session.get("startup", 0.0) + cells * (per_cell + session.get("per_cell", 0.0)))
-    elif kind == "export" and params:
-        weights = 4 * params  # the ONNX file, fp32
+    elif kind == "export":
+        ident = plan.identity(kind, run_dir)
+        files = max(1, len(ident.get("artifacts") or ()))
+        if params:
+            weights = files * 4 * params  # each exported file, fp32 weights (an fp16 file is smaller: an upper bound)
+        if ident.get("trained"):  # each file scored beside eager on the validation split, at the export's size
+            images = _images(plan, run.task)
+            eval_img = per_image(cal, "eval_s_per_image", run.scale, int(ident["imgsz"]))
+            if images is None or eval_img is None:
+                exact = False
+            else:
+                seconds += _scaled(cal, (1 + files) * images[1] * eval_img, res["cpus"], res["gpus"])
     return seconds, exact, disk, weights
 
 
