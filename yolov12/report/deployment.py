@@ -162,9 +162,10 @@ def roofline_table(ctx: Ctx) -> Table:
               "operator output written and read once); fraction of peak = achieved \u00f7 peak GEMM FLOP/s; fraction "
               "of roof = achieved \u00f7 min(peak, intensity \u00d7 bandwidth). A fraction of roof above 1 means the "
               "byte estimate overstates DRAM traffic (activations stayed in cache).",
-              ["Model (run)", "Device", "Precision", "Runtime", "Batch", "Size", "Median (ms)", "Achieved GFLOP/s",
-               "FLOP/byte", "Peak GFLOP/s", "Peak GB/s", "Of peak", "Of roof", "Bound", "Artifact", "Ref."],
-              align="llllrrrrrrrrrlll", wide=True, section=SECTION)
+              ["Model (run)", "Device", "Precision", "Runtime", "Kernel", "Batch", "Size", "Median (ms)",
+               "Achieved GFLOP/s", "FLOP/byte", "Peak GFLOP/s", "Peak GB/s", "Of peak", "Of roof", "Bound", "Artifact",
+               "Ref."],
+              align="lllllrrrrrrrrrlll", wide=True, section=SECTION)
     cells = timed_cells(ctx.results.results_dir)
     for run_dir, r, c in cells:
         ro = c["roofline"]
@@ -172,7 +173,9 @@ def roofline_table(ctx: Ctx) -> Table:
         # a session times several models: the row names the cell's model (and its session's folder)
         name = f"{c['model']} ({run_dir})" if isinstance(c.get("model"), str) else run_dir
         t.add([Cell(name), Cell(f"{c['device']} ({c.get('device_name') or '?'})"), Cell(c["precision"]),
-               Cell(c["runtime"]), Cell(str(c.get("batch"))), Cell(str(c.get("imgsz"))), val(c["median_ms"], 2),
+               # the attention kernel that ran: two cells of one model name differ by it (Table 3 times SDPA
+               # without its flash kernel)
+               Cell(c["runtime"]), Cell(c.get("kernel") or "\u2014"), Cell(str(c.get("batch"))), Cell(str(c.get("imgsz"))), val(c["median_ms"], 2),
                _giga(ro.get("achieved_flops_per_s")), val(ro.get("arithmetic_intensity"), 1),
                _giga(ro.get("peak_flops_per_s")), _giga(ro.get("peak_bytes_per_s")),
                Cell(f"{100 * frac:.1f} %") if frac is not None else dash(ro.get("reason") or "no peak"),
@@ -181,7 +184,7 @@ def roofline_table(ctx: Ctx) -> Table:
                if c.get("artifact_verdict") else Cell("\u2014"),
                _ref(ctx, run_dir, "latency", r)])
     if not cells:
-        t.add([Cell("all")] + [dash("no timed cell with a roofline in the results")] * 14 + [Cell("\u2014")])
+        t.add([Cell("all")] + [dash("no timed cell with a roofline in the results")] * 15 + [Cell("\u2014")])
     return t
 
 
