@@ -164,7 +164,7 @@ def test_the_timed_file_is_the_scored_file_and_a_broken_one_is_marked(tmp_path):
 
 def test_a_file_cell_without_a_scored_file_is_a_gap_never_a_pass():
     """Seeded weights, a file other than the one scored, no file at all: each says so; eager cells get no verdict."""
-    from yolov12.evaluate.artifact_link import file_for_cell, link_cells
+    from yolov12.workflow.artifact_link import file_for_cell, link_cells
     from yolov12.report.timing import timing_text
 
     seeded = {"status": "ok", "weights_file": "w.pt", "artifacts": [

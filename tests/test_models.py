@@ -18,8 +18,8 @@ from ultralytics.nn.tasks import (
 )
 
 import yolov12
+from yolov12.evaluate.artifact_file import flatten_tensors as tensors
 from yolov12.models import FAMILIES, SCALES, TASKS, torch_model
-from yolov12.workflow.jobs import flatten_tensors as tensors
 
 ULTRALYTICS = {"detect": ("yolo12{}.yaml", DetectionModel), "segment": ("yolo12{}-seg.yaml", SegmentationModel),
                "pose": ("yolo12{}-pose.yaml", PoseModel), "classify": ("yolo12{}-cls.yaml", ClassificationModel),

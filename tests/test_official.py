@@ -24,8 +24,8 @@ import torch
 
 import yolov12
 from yolov12.complexity import count_params
+from yolov12.evaluate.artifact_file import flatten_tensors
 from yolov12.models import SCALES, model_yaml, torch_model
-from yolov12.workflow.jobs import flatten_tensors
 
 SEG_PARAMS = {"n": 2_807_056, "s": 9_782_688, "m": 21_978_016, "l": 27_760_032, "x": 62_225_216}  # Seg YAML
 CLS_PARAMS_NC80 = {"n": 1_772_976, "s": 6_051_088, "m": 11_555_728, "l": 14_561_680, "x": 32_010_544}  # Cls YAML

@@ -83,7 +83,7 @@ def session_cell(model: dict[str, Any], *, device: str = "cpu", precision: str =
     """A cell of a session: its identity (JSON, a model dict of ``yolov12.latency.spec.ModelSpec`` fields) and
     ``tags``, labels copied to the result (e.g. the workflow's run folder) that are no part of the identity.
     ``artifact``: the exported file a file-based runtime times (``{"key", "file", "sha256"}``, or ``file`` None
-    with the ``reason`` there is none: the cell is then unavailable), yolov12.evaluate.artifact_link."""
+    with the ``reason`` there is none: the cell is then unavailable), yolov12.workflow.artifact_link."""
     h, w = (imgsz, imgsz) if isinstance(imgsz, int) else imgsz
     cell = {"model": {k: v for k, v in model.items() if v is not None}, "device": device, "precision": precision,
             "runtime": runtime, "batch": int(batch), "imgsz": [int(h), int(w)], "backend": backend, "scope": scope,

@@ -203,17 +203,6 @@ def _eval_device(spec: dict[str, Any]) -> str:
 
 
 # ------------------------------------------------------------------------------------------------ export
-def flatten_tensors(output) -> list:
-    """Every tensor of a (nested) model output, in order."""
-    import torch
-
-    if isinstance(output, torch.Tensor):
-        return [output]
-    if isinstance(output, dict):
-        output = list(output.values())
-    return [t for o in (output or []) if isinstance(o, (torch.Tensor, list, tuple, dict)) for t in flatten_tensors(o)]
-
-
 def run_export(spec: dict[str, Any], out: Path) -> dict[str, Any]:
     """The architecture's exported files and, where the export carries a training's weights, each file's accuracy
     beside eager (ΔAP with its interval, the tolerance flag, the file's SHA-256; yolov12.evaluate.artifact).
@@ -256,7 +245,7 @@ def run_export(spec: dict[str, Any], out: Path) -> dict[str, Any]:
                 knobs = {k: v for k, v in m["knobs"].items() if k != "backend"}  # a kernel setting, not weights
                 yolo = models.build(**{k: m[k] for k in MODEL_KEYS}, nc=m["nc"], **knobs)
             yolo.save(str(weights))
-        from ..evaluate.artifact_link import export_files
+        from .artifact_link import export_files
 
         result = export_files(spec, weights, folder)
         result["weights"] = "trained" if spec.get("train_result") else "seeded"
@@ -271,28 +260,3 @@ def run_export(spec: dict[str, Any], out: Path) -> dict[str, Any]:
         return finish(job, result, params, metrics)
 
     return _guarded("export", spec, work)
-
-
-def onnx_parity(checkpoint: str | Path, onnx_path: str | Path, imgsz: int) -> dict[str, Any]:
-    """The ONNX file's outputs against PyTorch's on one random input (ONNX Runtime, CPU)."""
-    import numpy as np
-    import onnxruntime as ort
-    import torch
-    from ultralytics import YOLO
-
-    yolo = YOLO(str(checkpoint))
-    x = torch.rand(1, 3, imgsz, imgsz, generator=torch.Generator().manual_seed(0))
-    with torch.no_grad():
-        refs = flatten_tensors(yolo.model.float().eval()(x))
-    sess = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
-    outputs = sess.run(None, {sess.get_inputs()[0].name: x.numpy()})
-    err, tol = 0.0, 0.0
-    for got in outputs:  # each ONNX output against the PyTorch tensor of the same shape (seg: preds, protos)
-        ref = next((r.numpy() for r in refs if tuple(r.shape) == got.shape), None)
-        if ref is None:
-            err = float("inf")
-            break
-        err = max(err, float(np.abs(got - ref).max()))
-        tol = max(tol, 1e-3 * max(1.0, float(np.abs(ref).max())))
-    return {"status": "ok" if err <= tol else "failed", "max_abs_err": err, "tolerance": tol,
-            "outputs": [list(o.shape) for o in outputs]}

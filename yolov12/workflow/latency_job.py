@@ -51,7 +51,7 @@ def session_of(spec: dict[str, Any], exports: dict[str, dict | None] | None = No
     A ``cells`` entry may name its ``runtimes`` (latency.runtime_studies kept others to other studies) and carry
     ``export`` (the identity digest of its architecture's export): its file-based cells then time the files of
     that export (``exports[model_dir]``, its export.json), gated against the weights the export carries."""
-    from ..evaluate.artifact_link import file_for_cell
+    from .artifact_link import file_for_cell
     from ..latency.session import SessionSettings, session_cell
 
     lat = spec["latency"]
@@ -89,7 +89,7 @@ def run_latency(spec: dict[str, Any], out: Path) -> dict[str, Any]:
 
         from ..latency.session import run_session
 
-        from ..evaluate.artifact_link import link_cells, load_exports
+        from .artifact_link import link_cells, load_exports
 
         runs_dir = Path(spec["run_dir"]).parent
         exports = load_exports(runs_dir, [e["model_dir"] for e in spec.get("cells") or [] if e.get("export")])

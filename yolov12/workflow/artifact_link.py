@@ -20,11 +20,11 @@ import json
 from pathlib import Path
 from typing import Any
 
+from ..evaluate.artifact import DEFAULT_TOLERANCE, FLAG, cell_sha256, evaluate_artifact, export_artifact, \
+    file_sha256, mark_cells
 from ..registry import ARTIFACT_RUNTIMES
 from ..settings import BOOTSTRAP
-from ..workflow.artifacts import artifact_key, cell_artifact
-from .artifact import DEFAULT_TOLERANCE, FLAG, cell_sha256, evaluate_artifact, export_artifact, file_sha256, \
-    mark_cells
+from .artifacts import artifact_key, cell_artifact
 
 SAME = "same model"
 NOT_EVALUATED = "not evaluated"
@@ -42,7 +42,7 @@ def export_files(spec: dict[str, Any], weights: Path, folder: Path) -> dict[str,
 
     import torch
 
-    from ..workflow.jobs import onnx_parity
+    from ..evaluate.artifact_file import onnx_parity
 
     t0 = time.perf_counter()
     imgsz = int(spec["imgsz"])
