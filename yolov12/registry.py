@@ -195,6 +195,9 @@ class JobKind:
     #                   start and imports once instead of once per architecture
     scope: str = "training"
     session_prefix: str = ""  # a session kind's folder prefix ("timing", "complexity")
+    # the module the plan, the checks and the cost model ask about this kind (its identity, inputs, the sizes its
+    # model sees, its cost): yolov12/workflow/kinds/<name>.py unless named here (a kind added from outside)
+    hooks: str = ""
     # what one job uses unless the config's resources.<kind> says otherwise (runtime in minutes)
     resources: dict[str, int] = dataclasses.field(default_factory=lambda: {
         "gpus": 0, "cpus": 1, "mem_mb": 4000, "runtime": 60, "retries": 0})
@@ -214,6 +217,10 @@ class JobKind:
 
     def load_runner(self) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
         return _resolve(self.runner)
+
+    @property
+    def hooks_module(self) -> str:
+        return self.hooks or f"yolov12.workflow.kinds.{self.name}"
 
 
 JOB_KINDS: dict[str, JobKind] = {k.name: k for k in (

@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import UserError
-from ..registry import TASK_TABLE
+from ..registry import JOB_KINDS
 from ..yamlio import load_yaml
-from . import inputchecks
+from . import inputchecks, kinds
 
 if TYPE_CHECKING:
     from .plan import Plan
@@ -117,40 +117,18 @@ def check_runs(plan: Plan, runs: list[Run]) -> None:
     inputchecks.check_data_roots(plan.config["data"], {r.task for r in runs if not r.peer}, plan.source)
 
 
-def model_sizes(plan: Plan, run: Run) -> dict[str, list[tuple[int, int]]]:
-    """Every (h, w) input the run's model will see, by use: train, rect-padded validation, latency, export,
-    complexity. Validation on a real dataset of unknown aspect ratios covers every shape rect batching can give."""
-    from ..models import model_yaml, shapes
-
-    c = plan.config
+def model_sizes(plan: Plan, run: Run) -> dict[str, tuple[list[tuple[int, int]], tuple[str, str]]]:
+    """Every (h, w) input the run's model will see, by use (train, rect-padded validation, latency, export,
+    complexity: each kind's ``sizes``), with the (file, key) that set each size."""
     # its training's kinds, and every kind measuring its architecture (in the architecture's folder or in a session
     # of its scale), whichever run of that architecture asks for it
-    kinds = {*plan.kinds(run.run_dir), *plan.architecture_kinds(run.model_dir)}
-    sizes: dict[str, list[tuple[int, int]]] = {}
-    if "train" in kinds:
-        imgsz = plan.eval_imgsz(run)
-        sizes["train"] = [(imgsz, imgsz)]
-        grid = max(32, shapes.max_stride(model_yaml(run.family, run.scale, run.task, run.hierarchy), run.scale))
-        if c["data"]["kind"] == "synthetic" and not TASK_TABLE[run.task].classification:
-            syn = c["data"]["synthetic"]
-            image = (syn["height"] or syn["imgsz"], syn["imgsz"])
-            sizes["val (rect-padded)"] = shapes.val_shapes(imgsz, [image], grid)
-        elif not TASK_TABLE[run.task].classification:  # a real dataset: every aspect ratio can occur
-            sizes["val (rect-padded, any aspect ratio)"] = shapes.val_shapes_any_ratio(imgsz, grid)
-    if "latency" in kinds:
-        sizes["latency"] = [(c["latency"]["imgsz"], c["latency"]["imgsz"])]
-    if "export" in kinds:  # at the timing size when the latency matrix times its files (artifacts.export_identity)
-        size = plan.identity("export", run.model_dir)["imgsz"] if "export" in plan.kinds(run.model_dir) \
-            else c["export"]["imgsz"]
-        sizes["export"] = [(size, size)]
-    if "complexity" in kinds:
-        sizes["complexity"] = [(c["complexity"]["imgsz"], c["complexity"]["imgsz"])]
-    return sizes
-
-
-# the config key behind each use's image size (a size that is not a stride multiple is the config's fault)
-SIZE_KEYS = {"train": "train.imgsz", "latency": "latency.imgsz", "export": "export.imgsz",
-             "complexity": "complexity.imgsz"}
+    wanted = {*plan.kinds(run.run_dir), *plan.architecture_kinds(run.model_dir)}
+    out: dict[str, tuple[list[tuple[int, int]], tuple[str, str]]] = {}
+    for kind in (k for k in JOB_KINDS if k in wanted):
+        sizes = kinds.hook(kind, "sizes")
+        if sizes:
+            out.update(sizes(plan, run))
+    return out
 
 
 def check_shapes(plan: Plan, runs: list[Run]) -> None:
@@ -164,27 +142,11 @@ def check_shapes(plan: Plan, runs: list[Run]) -> None:
         if run.run_dir in seen or run.peer:  # a peer is Ultralytics' own model: nothing of ours to check
             continue
         seen.add(run.run_dir)
-        for use, sizes in model_sizes(plan, run).items():
+        for use, (sizes, (file, key)) in model_sizes(plan, run).items():
             try:
                 shapes.check_model(run.family, run.scale, run.task, run.hierarchy, run.knobs, {use: sizes},
                                    where=f"{run.source}: variants.{run.variant} (scale {run.scale})")
             except UserError as e:
                 if "max stride" not in e.what:
                     raise
-                file, key = plan.source, SIZE_KEYS.get(use.split(" ")[0], "train.imgsz")
-                if key == "train.imgsz":
-                    file, key = imgsz_source(plan, run)
                 raise UserError(e.what, file=file, key=key, allowed=e.allowed) from None
-
-
-def imgsz_source(plan: Plan, run: Run) -> tuple[str, str]:
-    """(file, key) that set the run's training size last: the variant, per_task, per_scale, recipe, train.imgsz."""
-    if "imgsz" in run.train:
-        return run.source, f"variants.{run.variant}.train.imgsz"
-    t = plan.config["train"]
-    for key, args in ((f"train.per_task.{run.task}", t["per_task"].get(run.task) or {}),
-                      (f"train.per_scale.{run.scale}", t["per_scale"].get(run.scale) or {}),
-                      ("train.recipe", t["recipe"])):
-        if "imgsz" in args:
-            return plan.source, f"{key}.imgsz"
-    return plan.source, "train.imgsz"

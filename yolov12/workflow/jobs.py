@@ -17,7 +17,7 @@ from typing import Any
 from ..errors import UserError
 from ..io import write_json
 from ..registry import JOB_KINDS
-from . import node, tracking
+from . import kinds, node, tracking
 
 MODEL_KEYS = ("family", "scale", "task", "hierarchy")
 
@@ -40,30 +40,21 @@ def with_context(kind: str, ident: dict[str, Any], out: Path, store: str | None,
     uri = Path(store).read_text().strip() if store else tracking.tracking_uri(out.parents[2])
     spec.update(identity=ident, run_dir=str(out.parent), config=out.parents[2].name, mlflow={"uri": uri},
                 resources={"gpus": int(gpus)})
-    device = device_string(gpus)
-    if kind == "train":
-        spec["args"]["device"] = device
-        if device != "cpu":
-            spec["args"].setdefault("amp", True)
-    if kind == "evaluate":
-        spec["device"] = device
-        spec["train_result"] = train or str(out.parent / JOB_KINDS["train"].result)
-    if kind == "export" and train:  # the training whose weights this architecture's export carries
-        spec["train_result"] = train
+    context = kinds.hook(kind, "context")  # what the kind's runner needs of where it runs (its device, ...)
+    if context:
+        context(spec, device_string(gpus), train)
     if data:
         spec["data"] = data_path(data, spec["model"]["task"])
     return spec
 
 
 def folder_identity(kind: str, ident: dict[str, Any]) -> dict[str, Any]:
-    """What the folder's name is the digest of: the training's identity, or the architecture's."""
-    if kind == "train":
-        return ident
-    if kind == "evaluate":
-        return ident["trained"]
-    if JOB_KINDS[kind].session:  # a session's folder is named by the session's whole identity
-        return ident
-    return {"model": ident["model"]}
+    """What the folder's name is the digest of: a training's identity, a session's whole identity, or the
+    architecture's; a kind that lives in another kind's folder says which (``kinds.<kind>.folder_identity``)."""
+    own = kinds.hook(kind, "folder_identity")
+    if own:
+        return own(ident)
+    return {"model": ident["model"]} if JOB_KINDS[kind].scope == "architecture" else ident
 
 
 def claim_folder(kind: str, ident: dict[str, Any], run_dir: Path) -> None:

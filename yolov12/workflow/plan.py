@@ -20,7 +20,7 @@ from typing import Any
 
 from ..errors import UserError
 from ..registry import JOB_KINDS, PAPER_NC, REAL_DATA, TASK_TABLE
-from . import artifacts, checks, identity, schemas, studies, tracking
+from . import artifacts, checks, identity, kinds, schemas, studies, tracking
 # data_path: the plan's inverse, used by the jobs
 from .placement import SYNTHETIC_MANIFEST, data_path, device_string  # noqa: F401
 
@@ -83,9 +83,9 @@ class Plan:
         """Per session kind and scale, the session's identity: every distinct architecture that kind measures at
         that scale (each once, whichever studies share it; sorted by folder) and the kind's settings."""
         self._sessions: dict[str, dict[str, Any]] = {}
-        lat, self._session_runs = self.config["latency"], runs
-        self._timed = artifacts.timed_runtimes(lat, runs, self.source)  # the runtimes each architecture is timed on
-        self._timed_files = {d: artifacts.files_of(lat, rts) for d, rts in self._timed.items()}
+        lat, self.session_runs = self.config["latency"], runs
+        self.timed_runtimes = artifacts.timed_runtimes(lat, runs, self.source)  # each architecture's runtimes
+        self._timed_files = {d: artifacts.files_of(lat, rts) for d, rts in self.timed_runtimes.items()}
         out: dict[str, dict[str, dict[str, Any]]] = {}
         for kind in (k for k, job in JOB_KINDS.items() if job.session):
             cells: dict[str, dict[str, dict]] = {}
@@ -93,28 +93,15 @@ class Plan:
                 if kind in r.measure:
                     cells.setdefault(r.scale, {})[r.model_dir] = self._session_cell(kind, r)
             out[kind] = {scale: identity.canonical({"job": kind, "cells": [by_dir[d] for d in sorted(by_dir)],
-                                                     kind: self._session_settings(kind)})
+                                                     kind: kinds.of(kind).settings(self)})
                          for scale, by_dir in cells.items()}
         return out
 
     def _session_cell(self, kind: str, run: studies.Run) -> dict[str, Any]:
         """One architecture in its scale's session of ``kind``: its model, and its folder (the key its record in the
-        session's result is found by). A timing cell also names its runtimes when latency.runtime_studies left some
-        out, and the digest of the export whose files it times (a retrained model re-times its file)."""
-        cell = {"model": self.arch_identity(run)["model"], "model_dir": run.model_dir}
-        if kind == "latency":
-            if self._timed[run.model_dir] != tuple(self.config["latency"]["runtimes"]):
-                cell["runtimes"] = list(self._timed[run.model_dir])
-            if self._timed_files[run.model_dir]:
-                cell["export"] = identity.digest(artifacts.export_identity(self, run.model_dir, self._session_runs))
-        return cell
-
-    def _session_settings(self, kind: str) -> dict[str, Any]:
-        """How a session kind measures every cell. Which studies are timed (latency.studies) selects the cells; it
-        is not how a cell is timed, so it is no part of the identity."""
-        if kind == "latency":
-            return {k: v for k, v in self.config["latency"].items() if k not in ("studies", "runtime_studies")}
-        return {"imgsz": self.config[kind]["imgsz"]}
+        session's result is found by), and what the kind adds (``kinds.<kind>.cell``)."""
+        return {"model": self.arch_identity(run)["model"], "model_dir": run.model_dir,
+                **kinds.hook(kind, "cell", lambda plan, run: {})(self, run)}
 
     def check(self) -> None:
         """What can be known before the first job: train overrides, model shapes at every size they run at."""
@@ -189,22 +176,11 @@ class Plan:
         return [self.result_path(kind, d) for d in self.run_dirs(kind)]
 
     def job_inputs(self, kind: str, run_dir: str, store: str) -> dict[str, str]:
-        """What a job reads: the MLflow store (its URI), its data (train, evaluate), the results of the kinds it
-        follows."""
-        inputs = {"store": store}
-        if kind in ("train", "evaluate"):
-            inputs["data"] = self.dataset(self.groups[run_dir][0].task)["manifest"]
-        for before in JOB_KINDS[kind].after:
-            inputs[before] = self.result_path(before, run_dir)
-        if kind == "export" and self.exported_training(run_dir):
-            run = self.exported_training(run_dir)
-            inputs["data"] = self.dataset(run.task)["manifest"]
-            inputs["train"] = self.result_path("train", run.run_dir)
-        if kind == "latency":  # the exports whose files the session times (their export.json names them)
-            for i, cell in enumerate(self.identity(kind, run_dir)["cells"]):
-                if cell.get("export"):
-                    inputs[f"export{i}"] = self.result_path("export", cell["model_dir"])
-        return inputs
+        """What a job reads: the MLflow store (its URI), the results of the kinds it follows, and what its kind
+        reads besides (``kinds.<kind>.inputs``: its data, the training an export carries, ...)."""
+        reads = kinds.hook(kind, "inputs")
+        return {"store": store, **(reads(self, run_dir) if reads else {}),
+                **{before: self.result_path(before, run_dir) for before in JOB_KINDS[kind].after}}
 
     def exported_training(self, run_dir: str, runs: list[studies.Run] | None = None) -> studies.Run | None:
         """The training whose weights an architecture's export carries, so that the exported file's accuracy
@@ -283,12 +259,11 @@ class Plan:
 
     # ------------------------------------------------------------------------------------------ resources
     def resources(self, kind: str) -> dict[str, int]:
+        """The registry's default resources of ``kind``, the config's ``resources.<kind>`` over them, and what the
+        kind itself corrects (``kinds.<kind>.resources``: a CPU-only timing matrix holds no GPU, ...)."""
         res = {**JOB_KINDS[kind].resources, **(self.config["resources"].get(kind) or {})}
-        if kind == "latency" and not any(d.startswith("cuda") for d in self.config["latency"]["devices"]):
-            res["gpus"] = 0  # a CPU-only matrix holds no GPU
-        if kind == "export" and any(f["device"] == "cuda" for fs in self.timed_files.values() for f in fs):
-            res["gpus"] = max(res["gpus"], 1)  # a CUDA file (TensorRT engine, fp16 ONNX) is made on a GPU
-        return res
+        adjust = kinds.hook(kind, "resources")
+        return adjust(self, res) if adjust else res
 
     def snakemake_resources(self, kind: str) -> dict[str, Any]:
         """Snakemake's names: gpu and cpus_per_task (local limits, SLURM requests), mem_mb, runtime (minutes)."""
@@ -369,17 +344,9 @@ class Plan:
     def identity(self, kind: str, run_dir: str) -> dict[str, Any]:
         """Everything that determines the job's result, and nothing else: no study or variant name, no path, no
         resource, no tracking URI (docs/identity.md)."""
-        run = self.groups[run_dir][0]
-        if kind == "train":
-            return self.train_identity(run)
-        if kind == "evaluate":
-            train = self.train_identity(run)
-            return identity.canonical({"job": "evaluate", "model": train["model"], "trained": train,
-                                       "settings": dict(self.config["evaluate"]), "imgsz": self.eval_imgsz(run),
-                                       "dataset": train["dataset"]})
         if JOB_KINDS[kind].session:  # every architecture of its scale (Plan._session_identities)
             return self._sessions[run_dir]
-        return artifacts.export_identity(self, run_dir, self.runs)  # export: the architecture folder's one kind
+        return kinds.of(kind).identity(self, run_dir)
 
     def jobs_digest(self) -> str:
         """The digest of every job's identity: what a whole-workflow product (the cost prediction) reruns on."""

@@ -12,14 +12,11 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from ...registry import JOB_KINDS, REAL_DATA, TASK_TABLE
-from ..artifacts import session_cells
+from ...registry import JOB_KINDS
+from .. import kinds
 from ..plan import Plan
-from .calibration import per_image
+from .rates import images
 
-# images in the real data sets (the config names no count for them): COCO train2017 / val2017, ImageNet-1k
-# disk per job besides weights: its result JSON, log, MLflow rows and artifacts (measured on a default run)
-RESULT_BYTES = {"train": 400_000, "evaluate": 60_000, "complexity": 20_000, "latency": 120_000, "export": 20_000}
 SYNTH_BYTES_PER_PIXEL = 0.25  # the synthetic sets' JPEGs plus labels, measured on the default's data folder
 
 
@@ -42,100 +39,20 @@ class Job:
         return f"{self.kind}/{self.run_dir}"
 
 
-def _images(plan: Plan, task: str) -> tuple[int, int] | None:
-    """(train, val) images of a task's data; None when unknown (DOTA: its split is the user's)."""
-    data = plan.config["data"]
-    if data["kind"] == "synthetic":
-        s = data["synthetic"]
-        return s["n_train"], s["n_val"]
-    return REAL_DATA[TASK_TABLE[task].real_data].images
-
-
-def _scaled(cal: dict[str, Any], seconds: float, cpus: int, gpus: int, train: bool = False) -> float:
-    """Time on the job's own cores / devices, assuming it divides linearly (optimistic for CPU cores, near the truth
-    for data-parallel GPUs with a full batch). The calibration's ``gpus`` are those of its training numbers; its
-    eval numbers are per single device."""
-    if cal["device"] == "cpu":
-        return seconds * cal.get("threads", 1) / max(cpus, 1)
-    return seconds * (cal.get("gpus", 1) if train else 1) / max(gpus, 1)
-
-
 def _overhead(cal: dict[str, Any], kind: str) -> float | None:
     return (cal.get("overhead_s") or {}).get(kind)
 
 
 def job_cost(plan: Plan, cal: dict[str, Any], kind: str, run_dir: str) -> tuple[float, bool, float, float]:
-    """(seconds, exact, disk bytes, weights bytes) of one job of the registry's kinds."""
+    """(seconds, exact, disk bytes, weights bytes) of one job: its kind's fixed part (``overhead_s``) plus what its
+    kind's ``cost`` hook predicts (yolov12.workflow.kinds)."""
     run = plan.groups[run_dir][0]
-    res = plan.resources(kind)
-    on_device = cal["device"] != "cpu"
-    if on_device != (res["gpus"] > 0) and kind in ("train", "evaluate"):
-        return 0.0, False, 0.0, 0.0  # a GPU calibration says nothing about a CPU job, and the reverse
-    seconds, exact = 0.0, True
+    part = kinds.of(kind).cost(plan, cal, run, run_dir, plan.resources(kind))
+    if part is None:
+        return 0.0, False, 0.0, 0.0  # the calibration says nothing about such a job (a GPU's about a CPU job)
+    seconds, exact, weights = part
     overhead = _overhead(cal, kind)
-    if overhead is None:
-        exact = False
-    else:
-        seconds += overhead
-    params = (cal.get("params") or {}).get(run.scale)
-    disk, weights = float(RESULT_BYTES.get(kind, 0)), 0.0
-    if kind in ("train", "evaluate"):
-        images = _images(plan, run.task)
-        if kind == "train":
-            args = plan.train_args(run)
-            imgsz, epochs = int(args["imgsz"]), int(args["epochs"])
-            train_img = per_image(cal, "train_s_per_image", run.scale, imgsz)
-            eval_img = per_image(cal, "eval_s_per_image", run.scale, imgsz)
-            vals = epochs if args.get("val", True) else 1  # val: false validates the final epoch only
-            if images is None or train_img is None or eval_img is None:
-                return seconds, False, disk, weights
-            seconds += _scaled(cal, epochs * images[0] * train_img, res["cpus"], res["gpus"], train=True)
-            seconds += _scaled(cal, vals * images[1] * eval_img, res["cpus"], 1)  # validation runs on one device
-            if params:  # last.pt and best.pt, stripped to fp16 weights at the end of training
-                weights = 2 * params * cal.get("weights_bytes_per_param", 2)
-        else:
-            eval_img = per_image(cal, "eval_s_per_image", run.scale, plan.eval_imgsz(run))
-            if images is None or eval_img is None:
-                return seconds, False, disk, weights
-            seconds += _scaled(cal, images[1] * eval_img, res["cpus"], res["gpus"])
-    elif kind == "complexity":
-        # a session counts every architecture of its scale in one process: the fixed part once, then per model
-        per_model = (cal.get("complexity_s_per_model") or {}).get(run.scale)
-        if per_model is None:
-            exact = False
-        else:
-            seconds += len(plan.identity(kind, run_dir)["cells"]) * per_model
-    elif kind == "latency":
-        lat = plan.config["latency"]
-        t = per_image(cal, "infer_s_per_image", run.scale, lat["imgsz"])
-        # a session times every architecture of its scale, each on every device, precision and its runtimes
-        cells = session_cells(plan.identity(kind, run_dir), lat)
-        same_device = all(d.startswith("cuda") == on_device for d in lat["devices"])
-        if t is None or not same_device:
-            t, exact = 0.0, False  # the floors (warmup_s, min_s) still hold
-        t = t * lat["batch"] * cal.get("threads", 1) / lat["threads"] if not on_device else t * lat["batch"]
-        # a session: every cell in each of `processes` fresh interpreters (yolov12.latency.session), one after the
-        # other; each process starts (session_s.startup) and, per cell, builds and checks its model
-        # (session_s.per_cell) before its warm-up and timed phase. The job's own start is its overhead_s.
-        session = cal.get("session_s") or {}
-        if set(session) != {"startup", "per_cell"}:
-            exact = False  # not calibrated: the start-ups and per-cell parts are left out (a lower bound)
-        procs = int(lat.get("processes", 3))
-        per_cell = max(lat["warmup_iters"] * t, lat["warmup_s"]) + max(lat["min_iters"] * t, lat["min_s"])
-        seconds += procs * (session.get("startup", 0.0) + cells * (per_cell + session.get("per_cell", 0.0)))
-    elif kind == "export":
-        ident = plan.identity(kind, run_dir)
-        files = max(1, len(ident.get("artifacts") or ()))
-        if params:
-            weights = files * 4 * params  # each exported file, fp32 weights (an fp16 file is smaller: an upper bound)
-        if ident.get("trained"):  # each file scored beside eager on the validation split, at the export's size
-            images = _images(plan, run.task)
-            eval_img = per_image(cal, "eval_s_per_image", run.scale, int(ident["imgsz"]))
-            if images is None or eval_img is None:
-                exact = False
-            else:
-                seconds += _scaled(cal, (1 + files) * images[1] * eval_img, res["cpus"], res["gpus"])
-    return seconds, exact, disk, weights
+    return seconds + (overhead or 0.0), exact and overhead is not None, float(kinds.of(kind).RESULT_BYTES), weights
 
 
 def jobs(plan: Plan, cal: dict[str, Any]) -> list[Job]:
@@ -149,20 +66,22 @@ def jobs(plan: Plan, cal: dict[str, Any]) -> list[Job]:
         return job
 
     store = extra("mlflow_store", plan.name, ())
-    tasks = sorted({plan.groups[d][0].task for d in plan.run_dirs("train") + plan.run_dirs("evaluate")})
+    # a job reads a task's data when its kind says so (kinds.<kind>.inputs: "data"), as in the Snakefile's DAG
+    reads_data = {(k, d): plan.groups[d][0].task for k in JOB_KINDS for d in plan.run_dirs(k)
+                  if "data" in plan.job_inputs(k, d, "")}
     data_ids = {}
-    for task in tasks:
-        images = _images(plan, task) if plan.config["data"]["kind"] == "synthetic" else None
+    for task in sorted(set(reads_data.values())):
+        counts = images(plan, task) if plan.config["data"]["kind"] == "synthetic" else None
         s = plan.config["data"]["synthetic"]
-        disk = (sum(images) * s["imgsz"] * (s["height"] or s["imgsz"]) * SYNTH_BYTES_PER_PIXEL) if images else 0.0
+        disk = (sum(counts) * s["imgsz"] * (s["height"] or s["imgsz"]) * SYNTH_BYTES_PER_PIXEL) if counts else 0.0
         data_ids[task] = extra("data", task, (), disk).id
     for kind in JOB_KINDS:
         res = plan.resources(kind)
         for run_dir in plan.run_dirs(kind):
             seconds, exact, disk, weights = job_cost(plan, cal, kind, run_dir)
             after = [store.id, *(f"{k}/{run_dir}" for k in JOB_KINDS[kind].after)]
-            if kind in ("train", "evaluate"):
-                after.append(data_ids[plan.groups[run_dir][0].task])
+            if (kind, run_dir) in reads_data:
+                after.append(data_ids[reads_data[kind, run_dir]])
             out.append(Job(kind, run_dir, seconds, exact, res["cpus"], res["gpus"], res["mem_mb"],
                            JOB_KINDS[kind].timing, tuple(after), disk, weights))
     work = tuple(j.id for j in out if j.kind in JOB_KINDS)
