@@ -1,7 +1,7 @@
 """A job kind is one registry row and its own module (yolov12.workflow.kinds): the plan, the checks, the schema and
 the cost model ask the kind instead of branching on its name. A throwaway kind ("probe": one per architecture, its
-hooks and its runner in THIS file) is added as one registry row and runs through the plan, the config schema, the
-shape checks, the cost model and the job runner, with nothing else changed.
+hooks, its table and its runner in THIS file) is added as one registry row and runs through the plan, the config
+schema, the shape checks, the cost model, the job runner and the aggregation, with nothing else changed.
 
 Every kind of the registry has the hooks its scope needs (timm-style: parametrised over the registry)."""
 
@@ -24,6 +24,7 @@ PROBE_S = 2.5  # the cost the probe predicts per job
 
 # ------------------------------------------------------------------------------------------ the probe's module
 RESULT_BYTES = 1_000
+TABLES = {"probe": "probe.csv"}
 
 
 def identity(plan, run_dir):
@@ -36,6 +37,14 @@ def sizes(plan, run):
 
 def cost(plan, cal, run, run_dir, res):
     return PROBE_S, True, 0.0
+
+
+def aggregate(out, base, row, files):
+    import json as _json
+
+    path = files["probe"]
+    if path.is_file():
+        out.rows["probe"].append({**base, "params": _json.loads(path.read_text())["params"]})
 
 
 def run_probe(spec, out):
@@ -92,6 +101,17 @@ def test_throwaway_kind_is_planned_checked_priced_and_run(probe_kind, tmp_path, 
     result = jobs.run("probe", json.dumps(spec), out)
     assert result["status"] == "ok" and result["params"] > 1_000_000 and result["imgsz"] == PROBE_IMGSZ
     assert json.loads(out.read_text())["identity"] == plan.identity("probe", dirs[0])
+    # aggregated into its own table, one row per architecture of each study row (the other kinds did not run)
+    import pandas as pd
+
+    from yolov12.workflow.aggregate import aggregate
+
+    assert f"{plan.results}/probe.csv" in plan.aggregated()
+    for d in dirs[1:]:
+        jobs.run("probe", json.dumps({**plan.spec("probe", d), "mlflow": {"uri": None}}), plan.result_path("probe", d))
+    aggregate(plan)
+    table = pd.read_csv(Path(plan.results) / "probe.csv")
+    assert sorted(table["variant"]) == ["base", "pe3"] and (table["params"] > 1_000_000).all()
 
 
 def test_throwaway_kind_size_is_checked_and_blamed_on_its_key(probe_kind, tmp_path, monkeypatch):

@@ -16,9 +16,8 @@ import pandas as pd
 
 from ..evaluate.cocoeval import measured
 from ..io import atomic_path, write_json
-from ..latency.session import run_rows_of
 from ..registry import JOB_KINDS, TASK_TABLE
-from .complexity_job import architecture_record
+from . import kinds
 from .plan import Plan, make_plan
 from .studies import job_folder
 from .train import read_rows, unvalidated
@@ -113,16 +112,31 @@ def write_csv(path: Path, records: list[dict[str, Any]], compression: str | None
     return path
 
 
+class Tables:
+    """The aggregated tables being filled, by name (each kind's ``TABLES``: name -> file), and the keys already
+    taken (a row shared by several study rows is written once)."""
+
+    def __init__(self, files: dict[str, str]):
+        self.files = files
+        self.rows: dict[str, list[dict[str, Any]]] = {name: [] for name in files}
+        self._seen: set[tuple] = set()
+
+    def once(self, *key: Any) -> bool:
+        """True the first time ``key`` is asked for."""
+        if key in self._seen:
+            return False
+        self._seen.add(key)
+        return True
+
+
 def aggregate(plan: Plan) -> dict[str, Path]:
     from .deltas import paired_deltas
     from .summary import summary_runs
 
     results = Path(plan.results)
     index = plan.index()
-    tables: dict[str, list[dict[str, Any]]] = {k: [] for k in ("accuracy", "complexity", "latency", "curves")}
-    samples: list[dict[str, Any]] = []
-    runs: dict[tuple, dict[str, Any]] = {}  # latency_runs.csv: per (session, cell, process), once
-    seen_samples, measured = set(), set()
+    out = Tables(kinds.tables())
+    measured = set()
     baselines = {s["study"]: s["baselines"] for s in index["studies"]}
     for row in index["rows"]:
         base = {"config": plan.name, **{k: row[k] for k in IDENTITY}, "model_dir": row["model_dir"],
@@ -131,35 +145,16 @@ def aggregate(plan: Plan) -> dict[str, Path]:
         # a training's folder, its architecture's (export) and its scale's sessions (complexity, latency; a run that
         # a kind does not measure has no folder of that kind: its file is one that never exists)
         files = {k: results / "runs" / (job_folder(row, k) or "not-measured") / j.result for k, j in JOB_KINDS.items()}
-        train, ev = load(files["train"]), load(files["evaluate"])
-        if train is not None:  # a diverged or not yet evaluated run still says how its training ended
-            source = files["evaluate"] if ev is not None else files["train"]
-            tables["accuracy"].append(accuracy_row({**base, "results_file": str(source)}, train, ev or {}))
-        if train is not None:
-            tables["curves"] += curve_rows({**base, "results_file": str(files["train"])}, train)
         architecture = (row["study"], row["variant"], row["scale"])
-        first_seed = architecture not in measured  # complexity and latency: one row per architecture, not per seed
+        first_seed = architecture not in measured  # a kind measuring the architecture: its rows once, not per seed
         measured.add(architecture)
-        cx = architecture_record(load(files["complexity"]), row["model_dir"]) if first_seed else None
-        if cx is not None:  # this architecture's record of its scale's complexity session
-            tables["complexity"].append({**base, "run_dir": row["model_dir"], "results_file": str(files["complexity"]),
-                                         "mlflow_run_id": cx.get("mlflow_run_id"),
-                                         **{k: cx.get(k) for k in ("imgsz", "params", "params_fused", "gflops",
-                                                                   "gflops_true")}})
-        lat = load(files["latency"]) if first_seed else None
-        if lat is not None:  # this architecture's cells of its scale's session
-            lat = {**lat, "cells": [c for c in lat.get("cells", [])
-                                    if (c.get("tags") or {}).get("model_dir") == row["model_dir"]]}
-            cells, cell_samples = latency_rows({**base, "run_dir": row["model_dir"],
-                                                "results_file": str(files["latency"])}, lat)
-            tables["latency"] += cells
-            runs.update(((r["session"], r["cell_id"], r["process"]), r) for r in run_rows_of(lat))
-            if row["model_dir"] not in seen_samples:  # samples belong to the folder, not to each study row
-                seen_samples.add(row["model_dir"])
-                samples += cell_samples
-    written = {k: write_csv(results / f"{k}.csv", v) for k, v in tables.items()}
-    written["latency_runs"] = write_csv(results / "latency_runs.csv", list(runs.values()))
-    written["latency_samples"] = write_csv(results / "latency_samples.csv.gz", samples, "gzip")
+        for kind, job in JOB_KINDS.items():
+            rows_of = kinds.hook(kind, "aggregate")  # the kind's rows of this study row (kinds.<kind>.aggregate)
+            if rows_of and (job.per_training or first_seed):
+                rows_of(out, base, row, files)
+    tables = out.rows
+    written = {name: write_csv(results / f, tables[name], "gzip" if f.endswith(".gz") else None)
+               for name, f in out.files.items()}
     deltas = paired_deltas(plan, index, tables["accuracy"])
     written["deltas"] = write_csv(results / "deltas.csv", deltas)
     written["jobs"] = write_csv(results / "jobs.csv", benchmark_rows(results, plan))

@@ -24,9 +24,8 @@ from . import artifacts, checks, identity, kinds, schemas, studies, tracking
 # data_path: the plan's inverse, used by the jobs
 from .placement import SYNTHETIC_MANIFEST, data_path, device_string  # noqa: F401
 
-# what the aggregation writes into results/<config>/ (docs/results-schema.md)
-AGGREGATED = ("accuracy.csv", "deltas.csv", "complexity.csv", "latency.csv", "latency_runs.csv",
-              "latency_samples.csv.gz", "curves.csv", "jobs.csv", "studies.json", "config.json")
+# what the aggregation writes into results/<config>/ besides each kind's tables (docs/results-schema.md)
+AGGREGATED = ("deltas.csv", "jobs.csv", "studies.json", "config.json")
 
 
 def validate_config(config: dict[str, Any], source: str) -> dict[str, Any]:
@@ -217,7 +216,7 @@ class Plan:
         return [f"{self.results}/benchmarks/{kind}/{d}.tsv" for kind in JOB_KINDS for d in self.run_dirs(kind)]
 
     def aggregated(self) -> list[str]:
-        return [f"{self.results}/{name}" for name in AGGREGATED]
+        return [f"{self.results}/{name}" for name in (*kinds.tables().values(), *AGGREGATED)]
 
     def rebuild_inputs(self) -> list[str]:
         """``.rebuild`` when one of the results an aggregation was made from is gone (it is then remade). A result

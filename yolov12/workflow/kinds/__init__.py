@@ -16,6 +16,9 @@ What a kind's module defines (light: no torch, no Ultralytics at import; the wor
   that set the size (a size no model can take is that key's fault). Optional.
 - ``cost(plan, cal, run, run_dir, res) -> (seconds, exact, weights bytes)`` beyond its fixed part (docs/cost.md), or
   None where the calibration says nothing about such a job; ``RESULT_BYTES``: its disk besides weights.
+- ``TABLES`` (name -> file) and ``aggregate(tables, base, row, files)``: the rows its results add to the aggregated
+  tables for one study row (docs/results-schema.md); a kind measuring an architecture is asked once per
+  architecture, a training's kind once per training. Optional: a kind without them is in jobs.csv only.
 """
 
 from __future__ import annotations
@@ -35,3 +38,8 @@ def of(kind: str) -> ModuleType:
 def hook(kind: str, name: str, default: Any = None) -> Any:
     """A kind's optional hook or value, ``default`` where its module does not define it."""
     return getattr(of(kind), name, default)
+
+
+def tables() -> dict[str, str]:
+    """Every table the aggregation makes of the kinds' results: name -> file under results/<config>/."""
+    return {name: file for kind in JOB_KINDS for name, file in hook(kind, "TABLES", {}).items()}

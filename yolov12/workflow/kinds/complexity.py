@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -9,6 +10,8 @@ if TYPE_CHECKING:
     from ..studies import Run
 
 RESULT_BYTES = 20_000
+TABLES = {"complexity": "complexity.csv"}
+COLUMNS = ("imgsz", "params", "params_fused", "gflops", "gflops_true")
 
 
 def settings(plan: Plan) -> dict[str, Any]:
@@ -18,6 +21,17 @@ def settings(plan: Plan) -> dict[str, Any]:
 def sizes(plan: Plan, run: Run) -> dict[str, tuple[list[tuple[int, int]], tuple[str, str]]]:
     size = plan.config["complexity"]["imgsz"]
     return {"complexity": ([(size, size)], (plan.source, "complexity.imgsz"))}
+
+
+def aggregate(out, base: dict[str, Any], row: dict[str, Any], files: dict[str, Path]) -> None:
+    """This architecture's record of its scale's session."""
+    from ..aggregate import load
+    from ..complexity_job import architecture_record
+
+    cx = architecture_record(load(files["complexity"]), row["model_dir"])
+    if cx is not None:
+        out.rows["complexity"].append({**base, "run_dir": row["model_dir"], "results_file": str(files["complexity"]),
+                                       "mlflow_run_id": cx.get("mlflow_run_id"), **{k: cx.get(k) for k in COLUMNS}})
 
 
 def cost(plan: Plan, cal: dict[str, Any], run: Run, run_dir: str, res: dict[str, int]):

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import artifacts
@@ -14,6 +15,7 @@ if TYPE_CHECKING:
     from ..studies import Run
 
 RESULT_BYTES = 120_000
+TABLES = {"latency": "latency.csv", "latency_runs": "latency_runs.csv", "latency_samples": "latency_samples.csv.gz"}
 NOT_HOW = ("studies", "runtime_studies")  # which cells are timed: a selection, not how a cell is timed
 
 
@@ -48,6 +50,25 @@ def inputs(plan: Plan, run_dir: str) -> dict[str, str]:
 def sizes(plan: Plan, run: Run) -> dict[str, tuple[list[tuple[int, int]], tuple[str, str]]]:
     size = plan.config["latency"]["imgsz"]
     return {"latency": ([(size, size)], (plan.source, "latency.imgsz"))}
+
+
+def aggregate(out, base: dict[str, Any], row: dict[str, Any], files: dict[str, Path]) -> None:
+    """This architecture's cells of its scale's session; each process run of a cell once, and the per-iteration
+    samples once per architecture folder (they belong to the folder, not to each study row)."""
+    from ...latency.session import run_rows_of
+    from ..aggregate import latency_rows, load
+
+    lat = load(files["latency"])
+    if lat is None:
+        return
+    mine = [c for c in lat.get("cells", []) if (c.get("tags") or {}).get("model_dir") == row["model_dir"]]
+    lat = {**lat, "cells": mine}
+    cells, samples = latency_rows({**base, "run_dir": row["model_dir"], "results_file": str(files["latency"])}, lat)
+    out.rows["latency"] += cells
+    out.rows["latency_runs"] += [r for r in run_rows_of(lat)
+                                 if out.once("run", r["session"], r["cell_id"], r["process"])]
+    if out.once("samples", row["model_dir"]):
+        out.rows["latency_samples"] += samples
 
 
 def cost(plan: Plan, cal: dict[str, Any], run: Run, run_dir: str, res: dict[str, int]):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ...registry import TASK_TABLE
@@ -12,6 +13,7 @@ if TYPE_CHECKING:
     from ..studies import Run
 
 RESULT_BYTES = 400_000  # its result JSON, log, per-epoch CSV, MLflow rows (measured on a default run)
+TABLES = {"accuracy": "accuracy.csv", "curves": "curves.csv"}  # what the aggregation makes of it
 
 
 def identity(plan: Plan, run_dir: str) -> dict[str, Any]:
@@ -59,6 +61,20 @@ def imgsz_source(plan: Plan, run: Run) -> tuple[str, str]:
         if "imgsz" in args:
             return plan.source, f"{key}.imgsz"
     return plan.source, "train.imgsz"
+
+
+def aggregate(out, base: dict[str, Any], row: dict[str, Any], files: dict[str, Path]) -> None:
+    """Its accuracy row (from its evaluation when there is one: a diverged or not yet evaluated run still says how
+    its training ended) and its training curve."""
+    from ..aggregate import accuracy_row, curve_rows, load
+
+    train = load(files["train"])
+    if train is None:
+        return
+    ev = load(files["evaluate"])
+    source = files["evaluate"] if ev is not None else files["train"]
+    out.rows["accuracy"].append(accuracy_row({**base, "results_file": str(source)}, train, ev or {}))
+    out.rows["curves"] += curve_rows({**base, "results_file": str(files["train"])}, train)
 
 
 def cost(plan: Plan, cal: dict[str, Any], run: Run, run_dir: str, res: dict[str, int]):
