@@ -1,7 +1,8 @@
 """A job kind is one registry row and its own module (yolov12.workflow.kinds): the plan, the checks, the schema and
 the cost model ask the kind instead of branching on its name. A throwaway kind ("probe": one per architecture, its
 hooks, its table and its runner in THIS file) is added as one registry row and runs through the plan, the config
-schema, the shape checks, the cost model, the job runner and the aggregation, with nothing else changed.
+schema, the shape checks, the cost model, the job runner, the aggregation and the report, with nothing else
+changed.
 
 Every kind of the registry has the hooks its scope needs (timm-style: parametrised over the registry)."""
 
@@ -112,6 +113,12 @@ def test_throwaway_kind_is_planned_checked_priced_and_run(probe_kind, tmp_path, 
     aggregate(plan)
     table = pd.read_csv(Path(plan.results) / "probe.csv")
     assert sorted(table["variant"]) == ["base", "pe3"] and (table["params"] > 1_000_000).all()
+    # and the report shows its table as it is (no renderer of its own)
+    from yolov12.report import render_report
+
+    md = Path(render_report(plan.results, tmp_path / "report", "tiny", pdf=False)["markdown"]).read_text()
+    shown = md[md.index("Results: probe"):]
+    assert all(str(p) in shown for p in table["params"]) and "pe3" in shown  # counts as counted
 
 
 def test_throwaway_kind_size_is_checked_and_blamed_on_its_key(probe_kind, tmp_path, monkeypatch):

@@ -12,6 +12,7 @@ from .recipe_table import table7
 from .speed_tables import table1_latency, table3, table4
 from .study_tables import jobs_table, provenance_table, study_tables
 from .cost_section import cost_table
+from .other_results import other_tables
 
 
 def build_tables(results: Results, synthetic: bool) -> list[Table]:
@@ -23,6 +24,7 @@ def build_tables(results: Results, synthetic: bool) -> list[Table]:
     if extra is not None:
         tables.append(extra)
     tables += study_tables(ctx)
+    tables += other_tables(results.results_dir)  # a kind's own CSV without a renderer: shown as it is
     tables.append(jobs_table(ctx))
     tables += deployment_tables(ctx)
     tables.append(cost_table(results.results_dir))  # predicted against measured, per job kind
