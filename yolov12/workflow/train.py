@@ -30,13 +30,13 @@ from ..io import write_json, write_text
 from . import slurm_states, tracking
 from .checkpoints import ResumePoint, resume_point
 from .guard import GUARD_ENV, OPTIMIZER_FILE, EpochLogger, unvalidated, validated_file
+from .jobs import MODEL_KEYS
 from .runlock import sole_writer
 from .stop import Stopped, stop_requests
 
 log = logging.getLogger(__name__)
 
 MARKER = "diverged.json"
-MODEL_KEYS = ("family", "scale", "task", "hierarchy")
 
 
 def trainer_class(task: str):
