@@ -44,4 +44,7 @@ def test_cpu_path_runs_end_to_end(tmp_path):
     assert "device cpu" in log
     assert (out / "check.log").is_file() and (out / "summary.md").is_file(), sorted(p.name for p in out.iterdir())
     assert "no:xdist" in log or (out / "pytest.txt").is_file()
+    assert "== env: exit 0" in log  # a short step runs: only what is left of the total skips a step
+    summary = (out / "summary.md").read_text()
+    assert "## Roofline" in summary and "## fp16 artifact" in summary  # every step's records reach the summary
     assert proc.returncode == 0, log[-4000:]

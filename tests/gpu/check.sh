@@ -62,10 +62,10 @@ echo "check.sh: device $DEVICE, python $("$PY" -c 'import sys; print(sys.version
 run_step() {  # run_step NAME BUDGET_S COMMAND...
   local name=$1 budget=$(( $2 * ${STEP_BUDGET_SCALE:-1} )); shift 2  # scale: a slow CI machine's CPU path only
   local left=$(( TOTAL - ($(date +%s) - START) - RESERVE ))
-  (( budget > left )) && budget=$left
-  if (( budget < 15 )); then
+  if (( left < 15 )); then  # what is left, not the step's own budget: a short step (env, 10 s) still runs
     echo "== $name: SKIPPED (the 7-minute budget is spent)"; SKIPPED+=("$name: no time left"); return
   fi
+  (( budget > left )) && budget=$left
   echo "== $name (budget ${budget}s, $(( $(date +%s) - START ))s elapsed)"
   local t0; t0=$(date +%s)
   timeout -k 10 "$budget" "$@"

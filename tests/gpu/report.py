@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-STEPS = ("env", "equivalence", "matrix", "compile", "ultralytics", "isolation")
+STEPS = ("env", "equivalence", "matrix", "compile", "ultralytics", "isolation", "roofline", "artifact")
 
 
 def load(work: Path) -> dict[str, list[dict]]:
@@ -79,7 +79,44 @@ def summary(data: dict, smoke: bool) -> str:
                 lines.append(f"- whole yolov12n vs yolo12n {r['precision']}: median ms {_fmt(r['median_ms'])}, "
                              f"Ultralytics / ours {r['ratio_theirs_over_ours']}")
         lines.append("")
-    return "\n".join(lines)
+    return "\n".join(lines + roofline_lines(data["roofline"]) + artifact_lines(data["artifact"]))
+
+
+def roofline_lines(records: list[dict]) -> list[str]:
+    """The device's measured peaks and each timed cell on its roofline (yolov12.latency.roofline)."""
+    if not records:
+        return []
+    lines = ["## Roofline (measured peaks; each timed cell against them)", ""]
+    for r in (r for r in records if r["what"] == "peaks"):
+        gemm = ", ".join(f"{p} {(g.get('flops_per_s') or 0) / 1e12:.2f} TFLOP/s" for p, g in r["gemm"].items())
+        lines.append(f"- {r['device_key']}: GEMM {gemm}; copy {r['copy']['bytes_per_s'] / 1e9:.1f} GB/s "
+                     f"(probes {r['wall_s']:.1f} s)")
+    rows = [(c, c.get("roofline") or {}) for c in (r["cell"] for r in records if r["what"] == "cell")]
+    lines += [""] + _table(["precision", "runtime", "imgsz", "kernel", "median ms", "GFLOP/s", "FLOP/B",
+                            "% of peak", "bound"],
+                           [[c["precision"], c["runtime"], c["imgsz"], c.get("kernel"), f"{c['median_ms']:.3f}",
+                             f"{r['achieved_flops_per_s'] / 1e9:.1f}", f"{r['arithmetic_intensity']:.1f}",
+                             f"{100 * (r.get('fraction_of_peak') or 0):.1f}", r.get("bound")]
+                            if r else [c["precision"], c["runtime"], c.get("imgsz"), c.get("kernel"),
+                                       c.get("median_ms"), "", "", "", c.get("reason") or c.get("status")]
+                            for c, r in rows]) + [""]
+    return lines
+
+
+def artifact_lines(records: list[dict]) -> list[str]:
+    """The fp16 artifact scored beside fp32 eager (yolov12.evaluate.artifact), or why it did not run."""
+    if not records:
+        return []
+    lines = ["## fp16 artifact against fp32 eager", ""]
+    for r in records:
+        if r.get("skipped"):
+            lines.append(f"- skipped: {r['skipped']}")
+            continue
+        lines.append(f"- {r['format']} fp16: AP {r['ap_artifact']:.4f} vs eager {r['ap_eager']:.4f}, "
+                     f"ΔAP {r['delta']:+.4f} [{r['lo']:+.4f}, {r['hi']:+.4f}], same model: {r['same_model']}, "
+                     f"sha256 {r['artifact']['sha256'][:12]}, trained in {r['train_s']:.0f} s, {r['wall_s']:.0f} s "
+                     "in all")
+    return lines + [""]
 
 
 def _fmt(d: dict) -> str:
