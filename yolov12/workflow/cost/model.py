@@ -47,12 +47,13 @@ def job_cost(plan: Plan, cal: dict[str, Any], kind: str, run_dir: str) -> tuple[
     """(seconds, exact, disk bytes, weights bytes) of one job: its kind's fixed part (``overhead_s``) plus what its
     kind's ``cost`` hook predicts (yolov12.workflow.kinds)."""
     run = plan.groups[run_dir][0]
-    part = kinds.of(kind).cost(plan, cal, run, run_dir, plan.resources(kind))
+    hooks = kinds.of(kind)
+    part = hooks.cost(plan, cal, run, run_dir, plan.resources(kind))
     if part is None:
         return 0.0, False, 0.0, 0.0  # the calibration says nothing about such a job (a GPU's about a CPU job)
     seconds, exact, weights = part
     overhead = _overhead(cal, kind)
-    return seconds + (overhead or 0.0), exact and overhead is not None, float(kinds.of(kind).RESULT_BYTES), weights
+    return seconds + (overhead or 0.0), exact and overhead is not None, float(hooks.RESULT_BYTES), weights
 
 
 def jobs(plan: Plan, cal: dict[str, Any]) -> list[Job]:

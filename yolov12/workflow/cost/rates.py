@@ -22,6 +22,12 @@ def images(plan: Plan, task: str) -> tuple[int, int] | None:
     return REAL_DATA[TASK_TABLE[task].real_data].images
 
 
+def applies(cal: dict[str, Any], res: dict[str, int]) -> bool:
+    """Whether a calibration's per-image rates speak of a job with these resources: a GPU calibration says nothing
+    about a CPU job, and the reverse."""
+    return (cal["device"] != "cpu") == (res["gpus"] > 0)
+
+
 def scaled(cal: dict[str, Any], seconds: float, cpus: int, gpus: int, train: bool = False) -> float:
     """Time on the job's own cores / devices, assuming it divides linearly (optimistic for CPU cores, near the truth
     for data-parallel GPUs with a full batch). The calibration's ``gpus`` are those of its training numbers; its

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from ...registry import JOB_KINDS
 
 from .. import identity as ident
-from ..cost.rates import images, per_image, scaled
+from ..cost.rates import applies, images, per_image, scaled
 from .train import inputs  # noqa: F401  (the same data manifest as its training)
 
 if TYPE_CHECKING:
@@ -36,8 +36,8 @@ def folder_identity(ident: dict[str, Any]) -> dict[str, Any]:
 
 
 def cost(plan: Plan, cal: dict[str, Any], run: Run, run_dir: str, res: dict[str, int]):
-    if (cal["device"] != "cpu") != (res["gpus"] > 0):
-        return None  # a GPU calibration says nothing about a CPU job, and the reverse
+    if not applies(cal, res):
+        return None
     counts = images(plan, run.task)
     eval_img = per_image(cal, "eval_s_per_image", run.scale, plan.eval_imgsz(run))
     if counts is None or eval_img is None:

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ...registry import TASK_TABLE
-from ..cost.rates import images, per_image, scaled
+from ..cost.rates import applies, images, per_image, scaled
 
 if TYPE_CHECKING:
     from ..plan import Plan
@@ -79,8 +79,8 @@ def aggregate(out, base: dict[str, Any], row: dict[str, Any], files: dict[str, P
 
 def cost(plan: Plan, cal: dict[str, Any], run: Run, run_dir: str, res: dict[str, int]):
     """Epochs x train images, plus a validation per epoch (or once: val false), and last.pt + best.pt."""
-    if (cal["device"] != "cpu") != (res["gpus"] > 0):
-        return None  # a GPU calibration says nothing about a CPU job, and the reverse
+    if not applies(cal, res):
+        return None
     args = plan.train_args(run)
     imgsz, epochs = int(args["imgsz"]), int(args["epochs"])
     counts = images(plan, run.task)
